@@ -1,0 +1,1 @@
+export function hello(n: number): string { return `hello ${n}`; }
