@@ -1,1 +1,2 @@
-export function hello(n: number): string { return `hello ${n}`; }
+export * from './runtime';
+export * from './plot/show';

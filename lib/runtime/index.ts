@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend
+import { mulberry32, type Rng } from './random';
+
+export * from './random';
+
+// Before the first tensor: silences the "looks like you are running TensorFlow.js in Node.js" banner.
+tf.enableProdMode();
+
+/** `quick`: tests and smoke runs (every cell runs on tiny data in seconds). `full`: the real lesson. */
+export type Profile = 'quick' | 'full';
+/** 'tensorflow' is native TensorFlow through the optional @tensorflow/tfjs-node package. */
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface SetupOptions {
+  /**
+   * Seeds Math.random — from which TensorFlow.js draws the seed of every unseeded random op,
+   * initialiser, dropout mask and `fit` shuffle — and the returned `rng`. Default 42.
+   */
+  seed?: number;
+  /** Default: the KIT_PROFILE environment variable, else 'full' (what a person opening a notebook gets). */
+  profile?: Profile;
+  /** Default: KIT_BACKEND, else 'auto' = the fastest that loads: tensorflow, then wasm, then cpu. */
+  backend?: BackendName | 'auto';
+  /** Don't print the one-line summary. */
+  quiet?: boolean;
+}
+
+export interface Runtime {
+  backend: BackendName;
+  tfVersion: string;
+  profile: Profile;
+  seed: number;
+  /** The seeded generator for the kit's own random choices (data, shuffles). */
+  rng: Rng;
+  /** Why a faster backend was not used, if one wasn't. */
+  note: string;
+  /** The summary line printed at the top of each notebook. */
+  line: string;
+  /** Picks the setting of the current profile: `rt.pick({ quick: 2, full: 200 })`. */
+  pick<T>(choices: { quick: T; full: T }): T;
+}
+
+const PROFILES: readonly Profile[] = ['quick', 'full'];
+const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+export function resolveProfile(value: string | undefined = process.env.KIT_PROFILE): Profile {
+  if (value === undefined || value === '') return 'full';
+  if ((PROFILES as readonly string[]).includes(value)) return value as Profile;
+  throw new Error(`KIT_PROFILE must be 'quick' or 'full' (got '${value}'): unset it for the full lesson`);
+}
+
+function resolveBackendRequest(value: string | undefined): BackendName | 'auto' {
+  if (value === undefined || value === '') return 'auto';
+  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName | 'auto';
+  throw new Error(`KIT_BACKEND must be one of ${BACKENDS.join(', ')} (got '${value}')`);
+}
+
+/** Loads native TensorFlow if @tensorflow/tfjs-node is installed *and* its binding loads. */
+function tryLoadTfjsNode(): string {
+  try {
+    require('@tensorflow/tfjs-node');
+    return '';
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    return /Cannot find module '@tensorflow\/tfjs-node'/.test(msg)
+      ? 'tfjs-node not installed (see environment.md for native speed)'
+      : `tfjs-node installed but did not load: ${msg.split('\n')[0]}`;
+  }
+}
+
+let lastSeed: number | undefined;
+
+/**
+ * The first cell of every notebook: picks the fastest backend, seeds every random source and
+ * prints one line saying what runs. Safe to call again (re-running a notebook).
+ */
+export async function setup(options: SetupOptions = {}): Promise<Runtime> {
+  const seed = options.seed ?? 42;
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer (got ${seed})`);
+  const profile = options.profile ?? resolveProfile();
+  if (!PROFILES.includes(profile)) throw new Error(`profile must be 'quick' or 'full' (got '${profile}')`);
+  const request = options.backend ?? resolveBackendRequest(process.env.KIT_BACKEND);
+
+  const notes: string[] = [];
+  const order: BackendName[] = request === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [request];
+  let chosen: BackendName | undefined;
+  for (const name of order) {
+    if (name === 'tensorflow' && tf.findBackend('tensorflow') === null) {
+      const why = tryLoadTfjsNode();
+      if (why) { notes.push(why); continue; }
+    }
+    try {
+      if (await tf.setBackend(name)) { chosen = name; break; }
+      notes.push(`${name} failed to initialise`);
+    } catch (e) {
+      notes.push(`${name} failed: ${(e as Error).message}`);
+    }
+  }
+  if (chosen === undefined) {
+    throw new Error(`no TensorFlow.js backend could start (${notes.join('; ')}): run 'npm install' in the kit's folder`);
+  }
+  await tf.ready();
+  if (chosen === 'wasm') installTrainingKernels();
+
+  // Seeding Math.random makes TensorFlow.js's own unseeded random ops reproducible too.
+  const mathRng = mulberry32(seed ^ 0x9e3779b9);
+  Math.random = mathRng;
+  lastSeed = seed;
+  const rng = mulberry32(seed);
+
+  const tfVersion = tf.version.tfjs;
+  const detail = chosen === 'wasm' ? wasmDetail() : chosen === 'tensorflow' ? 'native, multi-threaded' : 'pure JavaScript, slow';
+  const note = chosen === 'tensorflow' ? '' : notes.join('; ');
+  const line = `TensorFlow.js ${tfVersion} · backend ${chosen} (${detail}) · profile ${profile} · seed ${seed}` +
+    (note ? ` · ${note}` : '');
+  if (!options.quiet) console.log(line);
+  return {
+    backend: chosen, tfVersion, profile, seed, rng, note, line,
+    pick: <T>(choices: { quick: T; full: T }): T => choices[profile],
+  };
+}
+
+/** The seed of the last setup() call, for helpers that need a default. */
+export function currentSeed(): number | undefined {
+  return lastSeed;
+}
+
+function wasmDetail(): string {
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
+  return `${simd}, 1 thread`;
+}
+
+/** Fills the training kernels the wasm backend lacks; see lib/backend. */
+function installTrainingKernels(): void {
+  // wired in when lib/backend/wasm-training.ts lands
+}
