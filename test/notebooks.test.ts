@@ -1,0 +1,122 @@
+/**
+ * The notebooks as a reader gets them: committed clean, importing only what the lib exports,
+ * running top to bottom in the quick profile with zero errors, and their handouts opening
+ * offline in Chromium with every figure drawn.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import * as ts from 'typescript';
+import { buildHandouts, describeFailure, type NotebookResult } from '../tools/handouts';
+import { listNotebooks, NOTEBOOK_DIR, readNotebook, ROOT, sourceText } from '../tools/notebooks';
+import { checkHandout, withBrowser } from '../tools/browser';
+
+const notebooks = listNotebooks();
+
+/** The names lib/index.ts exports (values and types), read by the TypeScript checker. */
+function libExports(): Set<string> {
+  const entry = join(ROOT, 'lib', 'index.ts');
+  const program = ts.createProgram([entry], { strict: true, esModuleInterop: true, skipLibCheck: true, noEmit: true });
+  const checker = program.getTypeChecker();
+  const symbol = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+  assert.ok(symbol, 'lib/index.ts has no module symbol');
+  return new Set(checker.getExportsOfModule(symbol).map((s) => s.name));
+}
+
+/** Every import statement in the notebook's code cells: its module and the names it binds. */
+function importsOf(code: string): { module: string; names: string[]; namespace: boolean }[] {
+  const file = ts.createSourceFile('cell.ts', code, ts.ScriptTarget.ES2022, true);
+  const found: { module: string; names: string[]; namespace: boolean }[] = [];
+  file.forEachChild((node) => {
+    if (ts.isImportDeclaration(node)) {
+      const module = (node.moduleSpecifier as ts.StringLiteral).text;
+      const bindings = node.importClause?.namedBindings;
+      const names = bindings && ts.isNamedImports(bindings)
+        ? bindings.elements.map((e) => (e.propertyName ?? e.name).text) : [];
+      found.push({ module, names, namespace: !!bindings && ts.isNamespaceImport(bindings) });
+    } else if (ts.isImportEqualsDeclaration(node)) {
+      found.push({ module: node.moduleReference.getText(), names: [], namespace: true });
+    }
+  });
+  if (/\brequire\s*\(/.test(code)) found.push({ module: 'require(...)', names: [], namespace: true });
+  return found;
+}
+
+describe('notebooks', () => {
+  it('there is at least one notebook, named NN-topic.ipynb in lecture order', () => {
+    assert.ok(notebooks.length >= 1, 'no notebooks found in notebooks/');
+  });
+
+  for (const file of notebooks) {
+    describe(file, () => {
+      const nb = readNotebook(join(NOTEBOOK_DIR, file));
+
+      it('is committed clean: no outputs, no execution counts', () => {
+        const dirty = nb.cells.flatMap((c, i) =>
+          c.cell_type === 'code' && ((c.outputs?.length ?? 0) > 0 || (c.execution_count ?? null) !== null) ? [i + 1] : []);
+        assert.deepEqual(dirty, [], `cells with outputs or execution counts: ${dirty.join(', ')} (clear them before committing)`);
+      });
+
+      it('runs on the tslab kernel', () => {
+        const spec = nb.metadata.kernelspec as { name?: string } | undefined;
+        assert.equal(spec?.name, 'tslab');
+      });
+
+      it('imports the lib with one import line, and only names the lib exports', () => {
+        const exported = libExports();
+        const imports = nb.cells.filter((c) => c.cell_type === 'code').flatMap((c) => importsOf(sourceText(c)));
+        assert.equal(imports.length, 1, `expected exactly one import, found: ${imports.map((i) => i.module).join(', ')}`);
+        const [imp] = imports;
+        assert.equal(imp.module, '@lecture/kit');
+        assert.ok(!imp.namespace, 'import the names you use: import { setup, show, … } from "@lecture/kit"');
+        const missing = imp.names.filter((n) => !exported.has(n));
+        assert.deepEqual(missing, [], `imported but not exported by lib/index.ts: ${missing.join(', ')}`);
+      });
+
+      it('opens with a header and a setup cell that prints the runtime line', () => {
+        const first = nb.cells[0];
+        assert.equal(first.cell_type, 'markdown');
+        assert.match(sourceText(first), /^# /m);
+        const firstCode = nb.cells.find((c) => c.cell_type === 'code');
+        assert.match(sourceText(firstCode!), /setup\(/);
+      });
+    });
+  }
+});
+
+describe('notebooks executed headless (quick profile) and their handouts in Chromium', function () {
+  let results: NotebookResult[] = [];
+  const outDir = mkdtempSync(join(tmpdir(), 'kit-handouts-'));
+
+  before(async function () {
+    results = await buildHandouts({ profile: 'quick', outDir, log: () => {} });
+  });
+
+  it('every notebook runs top to bottom with zero errors', () => {
+    const failed = results.filter((r) => !r.ok);
+    assert.deepEqual(failed.map(describeFailure), []);
+    assert.equal(results.length, notebooks.length);
+  });
+
+  it('every notebook finishes its quick profile within 60 s', () => {
+    for (const r of results) assert.ok(r.seconds < 60, `${r.name} took ${r.seconds} s in the quick profile`);
+  });
+
+  it('every handout opens offline: no console errors, no network, every figure drawn', async () => {
+    await withBrowser(async (browser) => {
+      for (const r of results) {
+        const check = await checkHandout(r.htmlPath, { browser });
+        const name = basename(r.htmlPath);
+        assert.deepEqual(check.consoleErrors, [], `${name}: console errors`);
+        assert.deepEqual(check.pageErrors, [], `${name}: page errors`);
+        assert.deepEqual(check.blockedRequests, [], `${name}: tried to reach the network`);
+        assert.deepEqual(check.failedRequests, [], `${name}: failed requests`);
+        assert.ok(r.figures > 0, `${name}: the notebook showed no figures`);
+        assert.equal(check.figures.length, r.figures, `${name}: figures on the page vs shown by the notebook`);
+        const blank = check.figures.flatMap((f, i) => (f.rendered ? [] : [`${i + 1} (${f.kind})`]));
+        assert.deepEqual(blank, [], `${name}: figures not rendered`);
+      }
+    });
+  });
+});
