@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { TopLevelSpec } from 'vega-lite';
 import { mulberry32, resolveProfile, setup, shuffle } from '../lib/runtime';
-import { figureBundle, figureTitle, PLOTLY_MIME, show, VEGA_LITE_MIME } from '../lib/plot/show';
+import { figureBundle, titleOf, PLOTLY_MIME, show, VEGA_LITE_MIME } from '../lib/plot/show';
 import { specToSvg, specToSvgSync } from '../lib/plot/svg';
 
 describe('runtime', () => {
@@ -106,7 +106,7 @@ describe('show: figure bundles', () => {
     const fig = { data: [{ type: 'scatter', x: [1, 2], y: [3, 4] }], layout: { title: { text: 'Line' } } };
     const bundle = figureBundle(fig);
     assert.deepEqual(Object.keys(bundle).sort(), [PLOTLY_MIME, 'text/plain']);
-    assert.equal(figureTitle(fig), 'Line');
+    assert.equal(titleOf(fig), 'Line');
   });
 
   it('outside a kernel, show says the figure was not shown instead of dropping it silently', () => {

@@ -27,7 +27,7 @@ export function isPlotlyFigure(figure: Figure): figure is PlotlyFigure {
   return Array.isArray((figure as PlotlyFigure).data) && !('mark' in figure) && !('$schema' in figure);
 }
 
-export function figureTitle(figure: Figure): string {
+export function titleOf(figure: Figure): string {
   const title = isPlotlyFigure(figure)
     ? (figure.layout as { title?: string | { text?: string } } | undefined)?.title
     : (figure as { title?: unknown }).title;
@@ -42,7 +42,7 @@ export function figureTitle(figure: Figure): string {
 
 /** The mime bundle `show` sends: what a figure looks like to Jupyter and to the handout builder. */
 export function figureBundle(figure: Figure): MimeBundle {
-  const text = `Figure: ${figureTitle(figure)}`;
+  const text = `Figure: ${titleOf(figure)}`;
   if (isPlotlyFigure(figure)) return { [PLOTLY_MIME]: figure, 'text/plain': text };
   const spec: TopLevelSpec = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...figure };
   return { [VEGA_LITE_MIME]: spec, 'image/svg+xml': specToSvgSync(spec), 'text/plain': text };

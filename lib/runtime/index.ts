@@ -3,6 +3,8 @@ import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend
 import { mulberry32, type Rng } from './random';
 
 export * from './random';
+export * from './memory';
+export * from './check';
 
 // Before the first tensor: silences the "looks like you are running TensorFlow.js in Node.js" banner.
 tf.enableProdMode();
