@@ -99,10 +99,6 @@ describe('notebooks executed headless (quick profile) and their handouts in Chro
     assert.equal(results.length, notebooks.length);
   });
 
-  it('every notebook finishes its quick profile within 60 s', () => {
-    for (const r of results) assert.ok(r.seconds < 60, `${r.name} took ${r.seconds} s in the quick profile`);
-  });
-
   it('every handout opens offline: no console errors, no network, every figure drawn', async () => {
     await withBrowser(async (browser) => {
       for (const r of results) {

@@ -637,7 +637,7 @@ export function transposedConvSteps(trace: TransposedConvTrace, options: Transpo
 export interface ConvMatrixFigureOptions {
   title?: string;
   subtitle?: string | string[];
-  cellSize?: number; // px, default 22
+  cellSize?: number; // px, default 26 (smaller for matrices over 16 wide)
   /**
    * Entries are 1-based kernel-weight indices (convMatrix(i, k) with a number k), printed as
    * w₁…w_{k²}. Default: detected (all nonzeros are whole numbers 1…k²).
@@ -672,7 +672,7 @@ export function convMatrixFigure(C: number[][], options: ConvMatrixFigureOptions
   const pattern = options.pattern ?? isPattern(C);
   const T = Array.from({ length: cols }, (_, c) => Array.from({ length: rows }, (__, r) => C[r][c]));
   const pixelLabels = (n: number) => Array.from({ length: n * n }, (_, j) => `${Math.floor(j / n)},${j % n}`);
-  const cellSize = options.cellSize ?? 22;
+  const cellSize = options.cellSize ?? Math.max(10, Math.min(26, Math.floor(420 / Math.max(rows, cols))));
   const k2 = pattern ? Math.max(...C.flat()) : 0;
   const base = {
     blankZeros: true,
@@ -1249,10 +1249,4 @@ export function explorerFigure(cases: ExplorerCase[], options: ExplorerFigureOpt
     vconcat: [header, diagram],
     spacing: 8,
   };
-}
-
-/** The explorer's case table as it is embedded in the spec (for tests and size checks). */
-export function explorerData(spec: TopLevelSpec): unknown[] {
-  const datasets = (spec as { datasets?: Record<string, unknown[]> }).datasets;
-  return datasets?.cases ?? [];
 }

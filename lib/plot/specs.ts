@@ -9,7 +9,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Field } from 'vega-lite/build/src/channeldef';
-import type { LayerSpec, NonNormalizedSpec, UnitSpec } from 'vega-lite/build/src/spec';
+import type { LayerSpec, UnitSpec } from 'vega-lite/build/src/spec';
 import type { TitleParams } from 'vega-lite/build/src/title';
 import type { ExprRef } from 'vega-lite/build/src/expr';
 import type { SignalRef } from 'vega';
@@ -22,8 +22,8 @@ export type Layer = LayerSpec<Field> | UnitSpec<Field>;
 
 /** A title with an optional subtitle (one string per line), in the kit's style. */
 export function figureTitle(text: string, subtitle?: string | string[]): Title {
-  if (subtitle === undefined || subtitle.length === 0) return { text, anchor: 'start', fontSize: 15 };
-  return { text, subtitle, anchor: 'start', fontSize: 15, subtitleFontSize: 12, subtitleColor: roles.muted, subtitlePadding: 4 };
+  if (subtitle === undefined || subtitle.length === 0) return { text, anchor: 'start', fontSize: 15, offset: 10 };
+  return { text, subtitle, anchor: 'start', fontSize: 15, subtitleFontSize: 13, subtitleColor: roles.muted, subtitlePadding: 4, offset: 10 };
 }
 
 /** Rounds for display and for small, stable spec JSON (snapshots compare rounded numbers). */
@@ -514,6 +514,3 @@ export function textTable(columns: string[], rows: (string | number)[][], option
     ],
   };
 }
-
-/** The specs' shared type, re-exported for callers that compose figures. */
-export type { NonNormalizedSpec };

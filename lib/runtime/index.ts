@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend
+import { installWasmTrainingKernels } from '../backend/wasm-training';
 import { mulberry32, type Rng } from './random';
 
 export * from './random';
@@ -103,7 +104,8 @@ export async function setup(options: SetupOptions = {}): Promise<Runtime> {
     throw new Error(`no TensorFlow.js backend could start (${notes.join('; ')}): run 'npm install' in the kit's folder`);
   }
   await tf.ready();
-  if (chosen === 'wasm') installTrainingKernels();
+  // wasm lacks the kernels behind conv/embedding gradients: fill them (idempotent; no-op elsewhere).
+  if (chosen === 'wasm') installWasmTrainingKernels();
 
   // Seeding Math.random makes TensorFlow.js's own unseeded random ops reproducible too.
   const mathRng = mulberry32(seed ^ 0x9e3779b9);
@@ -133,7 +135,3 @@ function wasmDetail(): string {
   return `${simd}, 1 thread`;
 }
 
-/** Fills the training kernels the wasm backend lacks; see lib/backend. */
-function installTrainingKernels(): void {
-  // wired in when lib/backend/wasm-training.ts lands
-}
