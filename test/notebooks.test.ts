@@ -4,13 +4,13 @@
  * offline in Chromium with every figure drawn.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as ts from 'typescript';
 import { buildHandouts, describeFailure, type NotebookResult } from '../tools/handouts';
 import { listNotebooks, NOTEBOOK_DIR, readNotebook, ROOT, sourceText } from '../tools/notebooks';
-import { checkHandout, withBrowser } from '../tools/browser';
+import { checkHandout, interact, setVegaSlider, withBrowser } from '../tools/browser';
 
 const notebooks = listNotebooks();
 
@@ -114,5 +114,65 @@ describe('notebooks executed headless (quick profile) and their handouts in Chro
         assert.deepEqual(blank, [], `${name}: figures not rendered`);
       }
     });
+  });
+
+  it('every slider in every handout redraws its figure (the explorers work offline)', async () => {
+    await withBrowser(async (browser) => {
+      for (const r of results) {
+        const { value: moved, check } = await interact(r.htmlPath, async (page) => {
+          const done: string[] = [];
+          const figures = await page.locator('.kit-figure').count();
+          for (let f = 0; f < figures; f++) {
+            const sliders = page.locator('.kit-figure').nth(f).locator('.vega-bindings input[type=range]');
+            for (let j = 0; j < await sliders.count(); j++) {
+              const slider = sliders.nth(j);
+              const [name, min, max] = await Promise.all(['name', 'min', 'max'].map((a) => slider.getAttribute(a)));
+              const value = await slider.inputValue();
+              if (min === max) continue; // a one-setting slider cannot change anything
+              const target = Number(value) === Number(max) ? Number(min) : Number(max);
+              const { before, after } = await setVegaSlider(page, f, target, { name: name ?? undefined })
+                .catch((e) => { throw new Error(`${basename(r.htmlPath)}: figure ${f + 1}, slider ${name} (${value} → ${target}) did not redraw: ${(e as Error).message.split("\n")[0]}`); });
+              assert.notEqual(after, before, `${basename(r.htmlPath)}: figure ${f + 1}, slider ${name}`);
+              done.push(`${f + 1}:${name}`);
+            }
+          }
+          return done;
+        }, { browser });
+        assert.deepEqual(check.consoleErrors, [], `${basename(r.htmlPath)}: console errors while moving sliders`);
+        if (r.name === '02-convolution-arithmetic') assert.ok(moved.length >= 9, `only ${moved.length} sliders moved: ${moved.join(', ')}`);
+      }
+    });
+  });
+});
+
+describe('a failing notebook fails the build, naming the notebook, the cell and the error', function () {
+  let results: NotebookResult[] = [];
+  before(async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'kit-failing-'));
+    results = await buildHandouts({ profile: 'quick', outDir, notebookDir: join(ROOT, 'test', 'fixtures', 'failing'), log: () => {} });
+  });
+
+  it('a type error: its text, not an empty <Error>', () => {
+    const r = results.find((x) => x.name === '01-type-error')!;
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.codeCell, 3);
+    assert.equal(r.error?.cell, 4);
+    assert.match(r.error!.message, /Type 'string' is not assignable to type 'number'/);
+    const text = describeFailure(r);
+    assert.match(text, /notebooks\/01-type-error\.ipynb, cell 4 \(code cell 3\)/);
+    assert.match(text, /const n: number = "not a number"/);
+  });
+
+  it('a runtime error: its message and where it was thrown', () => {
+    const r = results.find((x) => x.name === '02-runtime-error')!;
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.codeCell, 2);
+    assert.match(r.error!.message, /the data file is missing: run npm run fetch-data/);
+  });
+
+  it('the failed notebooks still get a handout and an index entry that says they failed', () => {
+    for (const r of results) assert.ok(existsSync(r.htmlPath), `${r.htmlPath} missing`);
+    const index = readFileSync(join(dirname(results[0].htmlPath), 'index.html'), 'utf8');
+    assert.match(index, /FAILED|failed/);
   });
 });

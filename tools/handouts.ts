@@ -22,6 +22,7 @@ export interface BuildOptions {
   only?: string[];     // notebook names (without .ipynb)
   concurrency?: number;
   log?: (line: string) => void;
+  notebookDir?: string; // default notebooks/ (tests point it at fixtures)
 }
 
 export interface NotebookResult {
@@ -73,10 +74,11 @@ export function describeFailure(r: NotebookResult): string {
 
 export async function buildHandouts(options: BuildOptions): Promise<NotebookResult[]> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const names = listNotebooks().map((f) => basename(f, '.ipynb'));
+  const dir = options.notebookDir ?? NOTEBOOK_DIR;
+  const names = listNotebooks(dir).map((f) => basename(f, '.ipynb'));
   const wanted = options.only?.length ? options.only : names;
   for (const w of wanted) {
-    if (!names.includes(w)) throw new Error(`no notebook named '${w}' in notebooks/ (have: ${names.join(', ')})`);
+    if (!names.includes(w)) throw new Error(`no notebook named '${w}' in ${dir} (have: ${names.join(', ')})`);
   }
   const executedDir = join(options.outDir, 'executed');
   mkdirSync(executedDir, { recursive: true });
@@ -87,7 +89,7 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
     while (next < wanted.length) {
       const i = next++;
       const name = wanted[i];
-      const input = join(NOTEBOOK_DIR, `${name}.ipynb`);
+      const input = join(dir, `${name}.ipynb`);
       const executedPath = join(executedDir, `${name}.ipynb`);
       log(`▶ ${name} (${options.profile} profile)`);
       const run = await runExecutor(input, executedPath, options.profile);

@@ -41,14 +41,22 @@ interface Frame {
   width: number;  // in cells
   height: number; // in cells
   cell: number;   // px per cell
+  /** Vega expressions for the visible extent in cells, when it follows the sliders (the explorer zooms to fit). */
+  zoom?: { xMax: string; yMax: string };
 }
 
 function xScale(f: Frame) {
-  return { domain: [0, f.width], range: [0, f.width * f.cell], nice: false, zero: false };
+  const range = [0, f.width * f.cell];
+  return f.zoom
+    ? { domain: { expr: `[0, ${f.zoom.xMax}]` }, range, nice: false, zero: false }
+    : { domain: [0, f.width], range, nice: false, zero: false };
 }
 function yScale(f: Frame) {
   // y grows downwards, like row indices
-  return { domain: [0, f.height], range: [0, f.height * f.cell], nice: false, zero: false };
+  const range = [0, f.height * f.cell];
+  return f.zoom
+    ? { domain: { expr: `[0, ${f.zoom.yMax}]` }, range, nice: false, zero: false }
+    : { domain: [0, f.height], range, nice: false, zero: false };
 }
 
 /** x0..x1 × y0..y1 rectangles (cells, windows, frames). */
@@ -763,7 +771,7 @@ export interface UpsamplingComparisonOptions {
   title?: string;
   subtitle?: string | string[];
   cellSize?: number;
-  showValues?: boolean; // default: when every image is at most 8×8
+  showValues?: boolean; // default: when every image is at most 8×8 and cells are ≥ 26 px
   digits?: number;
 }
 
@@ -771,7 +779,9 @@ export interface UpsamplingComparisonOptions {
 export function upsamplingComparison(results: { name: string; values: number[][] }[], options: UpsamplingComparisonOptions = {}): TopLevelSpec {
   if (results.length === 0) throw new Error('upsamplingComparison needs at least one image');
   const maxDim = Math.max(...results.map((r) => Math.max(r.values.length, r.values[0]?.length ?? 0)));
-  const small = maxDim <= 8;
+  const cellSize = options.cellSize ?? (maxDim <= 8 ? 40 : undefined);
+  // printed values need room: small images drawn with cells of at least 26 px
+  const showValues = options.showValues ?? (maxDim <= 8 && (cellSize ?? 0) >= 26);
   const first = results[0];
   const larger = results.slice(1).map((r) => r.values.length / first.values.length).filter((x) => x > 1);
   const factor = larger.length > 0 && larger.every((x) => x === larger[0]) ? larger[0] : undefined;
@@ -779,12 +789,12 @@ export function upsamplingComparison(results: { name: string; values: number[][]
     results.map((r) => ({ title: r.name, values: r.values })),
     {
       title: options.title ?? `Upsampling a ${times(first.values.length, first.values[0].length)} ${first.name}${factor ? ` by ${factor}` : ''}: ${results.slice(1).map((r) => r.name).join(' · ')}`,
-      subtitle: options.subtitle ?? [`Same pixel size in every panel, one shared colour scale${small ? '; values printed' : ''}.`],
+      subtitle: options.subtitle ?? [`Same pixel size in every panel, one shared colour scale${showValues ? '; values printed' : ''}.`],
       colorScheme: 'blues',
-      showValues: options.showValues ?? small,
+      showValues,
       digits: options.digits ?? 2,
-      cellSize: options.cellSize ?? (small ? 40 : undefined),
-      legend: !(options.showValues ?? small),
+      cellSize,
+      legend: !showValues,
       gridLines: true,
     },
   );
@@ -1018,7 +1028,18 @@ export function explorerFigure(cases: ExplorerCase[], options: ExplorerFigureOpt
   const maxH = Math.max(4, ...extents.map((e) => e.h));
   const cell = options.cellSize ?? Math.max(10, Math.min(34, Math.floor(880 / maxW)));
   const top = 1.4;
-  const f: Frame = { width: maxW, height: maxH + top + 0.4, cell };
+  // A frame sized for the largest case leaves most of it empty for the usual small ones, so the
+  // frame is a fixed box and the grid zooms to fit the selected case (cells at most 34 px).
+  const framePx = { w: maxW * cell, h: Math.min((maxH + top + 0.4) * cell, 380) };
+  const caseW = "(mode == 'conv' ? (inputSize + 2 * pad) + " + gap + " + max(1, floor((inputSize + 2 * pad - kernelSize) / stride) + 1)" +
+    " : inputSize + " + gap + " + max((inputSize - 1) * stride + kernelSize, pad + (inputSize - 1) * stride - 2 * pad + kernelSize + outputPadding))";
+  const caseH = "(mode == 'conv' ? max(inputSize + 2 * pad, floor((inputSize + 2 * pad - kernelSize) / stride) + 1)" +
+    " : max(inputSize, (inputSize - 1) * stride + kernelSize, pad + (inputSize - 1) * stride - 2 * pad + kernelSize + outputPadding))";
+  const xMax = `max(${framePx.w / 34}, ${caseW}, (${caseH} + ${top + 0.4}) * ${framePx.w / framePx.h})`;
+  const f: Frame = {
+    width: maxW, height: framePx.h / cell, cell,
+    zoom: { xMax, yMax: `(${xMax}) * ${framePx.h / framePx.w}` },
+  };
 
   const pick = <T,>(values: T[], wanted: T | undefined, fallback: T): T => (wanted !== undefined && values.includes(wanted) ? wanted : fallback);
   const modes = [...new Set(cases.map((c) => c.mode))];

@@ -351,7 +351,7 @@ export function imageRow(images: { title: string; values: number[][] }[], option
             type: 'quantitative',
             title: 'value',
             scale: { ...schemeScale(scheme), domain },
-            legend: options.legend && i === 0 ? {} : null,
+            legend: options.legend ? {} : null, // shared scale: the panels' legends merge into one
           },
           tooltip: [
             { field: 'row', type: 'ordinal' },
