@@ -9,3 +9,7 @@ export * from './plot/specs';
 export * from './plot/image';
 export * from './convolution';
 export * from './convolution/figures';
+export * from './data';
+export * from './segmentation';
+export * from './stn';
+export * from './translation';

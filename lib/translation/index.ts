@@ -1,0 +1,2 @@
+// Filled by the lesson that owns this folder.
+export {};
