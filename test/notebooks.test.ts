@@ -59,7 +59,7 @@ describe('notebooks', () => {
       });
 
       it('runs on the tslab kernel', () => {
-        const spec = nb.metadata.kernelspec as { name?: string } | undefined;
+        const spec = nb.metadata?.kernelspec;
         assert.equal(spec?.name, 'tslab');
       });
 

@@ -11,8 +11,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { countFigures, listNotebooks, notebookTitle, NOTEBOOK_DIR, readNotebook, ROOT } from './notebooks';
-import { renderIndexHtml, renderNotebookHtml } from './render-html';
+import { countFigures, listNotebooks, NOTEBOOK_DIR, readNotebook, ROOT } from './notebooks';
+import { notebookSummary, notebookTitle, renderIndexHtml, renderNotebookHtml } from './render-html';
 
 export type Profile = 'quick' | 'full';
 
@@ -28,6 +28,7 @@ export interface BuildOptions {
 export interface NotebookResult {
   name: string;
   title: string;
+  summary?: string;
   ok: boolean;
   seconds: number;
   figures: number;       // figures in the executed notebook
@@ -95,7 +96,7 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
       const run = await runExecutor(input, executedPath, options.profile);
       const nb = existsSync(executedPath) ? readNotebook(executedPath) : readNotebook(input);
       results[i] = {
-        name, title: notebookTitle(nb, name), ok: run.ok, seconds: run.seconds, figures: countFigures(nb),
+        name, title: notebookTitle(nb) ?? name, summary: notebookSummary(nb), ok: run.ok, seconds: run.seconds, figures: countFigures(nb),
         htmlPath: join(options.outDir, `${name}.html`), executedPath, error: run.error,
       };
       log(run.ok ? `✔ ${name}: ${run.seconds.toFixed(1)} s, ${results[i].figures} figures` : `✘ ${describeFailure(results[i])}`);
@@ -115,7 +116,7 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
     writeFileSync(r.htmlPath, html);
   });
   writeFileSync(join(options.outDir, 'index.html'), renderIndexHtml(
-    results.map((r) => ({ href: `${r.name}.html`, title: r.title, ok: r.ok, summary: r.ok ? undefined : describeFailure(r) })),
+    results.map((r) => ({ href: `${r.name}.html`, title: r.title, ok: r.ok, summary: r.summary, error: r.ok ? undefined : describeFailure(r) })),
     { title: 'Attention & semantic segmentation: lecture handouts', builtAt, profile: options.profile },
   ));
   return results;

@@ -1,30 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** What the tools need to know of an .ipynb (nbformat 4). */
-export interface NotebookOutput {
-  output_type: 'stream' | 'display_data' | 'execute_result' | 'error' | 'update_display_data';
-  name?: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-}
-export interface NotebookCell {
-  cell_type: 'code' | 'markdown' | 'raw';
-  source: string | string[];
-  outputs?: NotebookOutput[];
-  execution_count?: number | null;
-  metadata?: Record<string, unknown>;
-}
-export interface Notebook {
-  cells: NotebookCell[];
-  metadata: Record<string, unknown>;
-  nbformat: number;
-  nbformat_minor: number;
-}
+import type { Notebook, NotebookCell } from './render-html';
+
+export type { Notebook, NotebookCell, NotebookOutput } from './render-html';
 
 export const ROOT = join(__dirname, '..');
 export const NOTEBOOK_DIR = join(ROOT, 'notebooks');
@@ -47,16 +26,6 @@ export function readNotebook(path: string): Notebook {
 
 export function sourceText(cell: NotebookCell): string {
   return Array.isArray(cell.source) ? cell.source.join('') : cell.source;
-}
-
-/** The notebook's title: its first markdown heading. */
-export function notebookTitle(nb: Notebook, fallback: string): string {
-  for (const cell of nb.cells) {
-    if (cell.cell_type !== 'markdown') continue;
-    const m = /^#\s+(.+)$/m.exec(sourceText(cell));
-    if (m) return m[1].trim();
-  }
-  return fallback;
 }
 
 export const FIGURE_MIMES = ['application/vnd.vegalite.v5+json', 'application/vnd.plotly.v1+json', 'image/svg+xml', 'image/png', 'image/jpeg'];
