@@ -170,6 +170,13 @@ describe('a failing notebook fails the build, naming the notebook, the cell and 
     assert.match(r.error!.message, /the data file is missing: run npm run fetch-data/);
   });
 
+  it("the lib's types reach the kernel: a wrong argument to a lib function is a type error", () => {
+    const r = results.find((x) => x.name === '03-lib-type-error')!;
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.codeCell, 3, 'the cell using convOutputSize correctly must pass; the setup() call must fail');
+    assert.match(r.error!.message, /Type 'string' is not assignable to type 'number'/);
+  });
+
   it('the failed notebooks still get a handout and an index entry that says they failed', () => {
     for (const r of results) assert.ok(existsSync(r.htmlPath), `${r.htmlPath} missing`);
     const index = readFileSync(join(dirname(results[0].htmlPath), 'index.html'), 'utf8');
