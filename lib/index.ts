@@ -10,6 +10,7 @@ export * from './plot/image';
 export * from './convolution';
 export * from './convolution/figures';
 export * from './data';
+export * from './train';
 export * from './segmentation';
 export * from './stn';
 export * from './translation';

@@ -4,5 +4,5 @@
  */
 export * from './types';
 export { TrainError } from './options';
-export { train, createStopFlag, type StopFlag } from './loop';
+export { train, createStopFlag, lastHistory, type StopFlag } from './loop';
 export { lossCurve, progressLine, formatDuration, type LossCurveOptions, type ProgressState } from './progress';

@@ -26,6 +26,17 @@ export function createStopFlag(): StopFlag {
   };
 }
 
+let latest: TrainHistory | null = null;
+
+/**
+ * The history of the latest run (the live object while it trains). tslab forgets what an
+ * interrupted cell declared, so after an interrupt `const h = await train(…)` leaves no `h`:
+ * `lastHistory()` in the next cell still has the run.
+ */
+export function lastHistory(): TrainHistory | null {
+  return latest;
+}
+
 /** Every tensor in a batch (a tensor, or arrays / objects of them, nested). */
 function tensorsIn(x: unknown, out: tf.Tensor[] = [], seen = new Set<unknown>()): tf.Tensor[] {
   if (x instanceof tf.Tensor) { out.push(x); return out; }
@@ -88,16 +99,18 @@ export async function train<B = XY>(options: TrainOptions<B>): Promise<TrainHist
   const varList: tf.Variable[] | undefined = options.variables ??
     (model && loss ? model.trainableWeights.map((w) => w.read() as tf.Variable) : undefined);
   const optimizer = options.optimizer ?? (model?.optimizer as tf.Optimizer | undefined);
-  const saveWeights = (): tf.Tensor[] => {
-    if (model) return model.getWeights().map((w) => w.clone());
-    const vars = varList ?? Object.values(tf.engine().registeredVariables).filter((v) => v.trainable);
-    return vars.map((v) => v.clone());
-  };
+  // A model's weights include the non-trainable ones (batch-norm statistics), which must come
+  // back with the rest. Without a list, the trainable variables that exist when training starts.
+  let restoreVars: tf.Variable[] | undefined;
+  const variablesToRestore = (): tf.Variable[] =>
+    (restoreVars ??= varList ?? Object.values(tf.engine().registeredVariables).filter((v) => v.trainable));
+  const saveWeights = (): tf.Tensor[] =>
+    model ? model.getWeights().map((w) => w.clone()) : variablesToRestore().map((v) => v.clone());
   const loadWeights = (copies: tf.Tensor[]): void => {
-    if (model) { model.setWeights(copies); return; }
-    const vars = varList ?? Object.values(tf.engine().registeredVariables).filter((v) => v.trainable);
-    vars.forEach((v, i) => v.assign(copies[i]));
+    if (model) model.setWeights(copies);
+    else variablesToRestore().forEach((v, i) => v.assign(copies[i]));
   };
+  if (earlyStop?.restoreBest && !model) variablesToRestore(); // fix the list before any step
 
   const metricName = validation ? validation.name ?? (validation.metric ? 'val metric' : 'val loss') : null;
   const mode = validation?.mode ?? 'min';
@@ -105,6 +118,7 @@ export async function train<B = XY>(options: TrainOptions<B>): Promise<TrainHist
     stepLoss: [], epochs: [], metricName, best: null, restoredBest: false,
     steps: 0, seconds: 0, stepsPerSecond: 0, stopReason: 'epochs', summary: '',
   };
+  latest = history;
 
   const runStep = async (indices: number[], step: number): Promise<number> => {
     if (useTrainOnBatch) {
@@ -173,6 +187,7 @@ export async function train<B = XY>(options: TrainOptions<B>): Promise<TrainHist
   let sinceBest = 0;
   let failure: string | null = null;
   let lastMetric: number | undefined;
+  let finished = false;
 
   const stopCheck = (): StopReason | null => {
     if (interrupted) return 'interrupt';
@@ -277,11 +292,17 @@ export async function train<B = XY>(options: TrainOptions<B>): Promise<TrainHist
         ? ` The weights were restored to those of epoch ${history.best?.epoch}.`
         : ' The weights now hold the diverged values: re-create the model (or variables) before training again.';
       failure += restored;
+      finished = true;
       progress.finish(`✗ ${failure}`);
       throw new TrainError(failure, history);
     }
+    finished = true;
     progress.finish(`✓ ${history.summary}`);
     return history;
+  } catch (e) {
+    // In a kernel an error is only stderr text (FIELD-NOTES): say it where the student is looking.
+    if (!finished) progress.finish(`✗ stopped by an error after step ${history.steps}: ${(e as Error).message ?? String(e)}`);
+    throw e;
   } finally {
     tf.dispose(best ?? []);
     if (plan.stopOnInterrupt) process.removeListener('SIGINT', onInterrupt);

@@ -127,8 +127,9 @@ export interface ProgressOptions {
 
 /**
  * Draws progress at most once per `seconds` (the first step and the end always draw). In a
- * kernel: a markdown block (status + epoch table) and a loss chart, each overwritten in place;
- * the chart waits longer when drawing it took long, so it never costs more than ~5 % of the run.
+ * kernel: a markdown block (status + the last epochs) and a loss chart, each overwritten in place;
+ * the chart at most once a second, and less often when drawing it took long, so it never costs
+ * more than ~5 % of the run.
  */
 export class Progress {
   private readonly sink: Sink;
@@ -144,7 +145,7 @@ export class Progress {
   constructor(private readonly options: ProgressOptions, private readonly history: () => TrainHistory) {
     this.sink = resolveSink(options.mode);
     this.intervalMs = options.seconds * 1000;
-    this.chartGapMs = this.intervalMs;
+    this.chartGapMs = Math.max(1000, this.intervalMs);
     if (this.sink.kind === 'live') this.status = liveDisplay();
   }
 
@@ -197,14 +198,15 @@ export class Progress {
   private drawChart(now: number, force = false): void {
     if (this.sink.kind !== 'live' || this.options.chart === false) return;
     const h = this.history();
-    if (h.stepLoss.length === 0) return;
+    if (!h.stepLoss.some(Number.isFinite)) return; // nothing to draw (vega warns on an empty extent)
     if (!force && now - this.lastChart < this.chartGapMs) return;
     const t0 = performance.now();
     this.chartDisplay ??= liveDisplay();
     this.chartDisplay.figure(lossCurve(h, this.options.chart));
     const cost = performance.now() - t0;
     this.lastChart = performance.now();
-    this.chartGapMs = Math.max(this.intervalMs, 20 * cost); // drawing ≤ 1/20 of the time
+    // At most once a second (a figure re-renders its SVG), and drawing ≤ 1/20 of the run.
+    this.chartGapMs = Math.max(1000, this.intervalMs, 20 * cost);
   }
 
   /** Ends an open \r line so later output starts on its own line (after an error, say). */
