@@ -43,6 +43,30 @@ function importsOf(code: string): { module: string; names: string[]; namespace: 
   return found;
 }
 
+
+/**
+ * Object shorthand `{ name }` for a variable declared in an EARLIER cell throws ReferenceError in
+ * tslab 1.0.22 (its cell rewriting misses shorthand properties): names used that way must be
+ * declared in the same cell.
+ */
+function shorthandFromEarlierCells(code: string): string[] {
+  const file = ts.createSourceFile('cell.ts', code, ts.ScriptTarget.ES2022, true);
+  const declared = new Set<string>();
+  const used: string[] = [];
+  const addBinding = (name: ts.BindingName) => {
+    if (ts.isIdentifier(name)) declared.add(name.text);
+    else for (const el of name.elements) if (!ts.isOmittedExpression(el)) addBinding(el.name);
+  };
+  const visit = (node: ts.Node) => {
+    if (ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isBindingElement(node)) addBinding(node.name);
+    if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.name) declared.add(node.name.text);
+    if (ts.isShorthandPropertyAssignment(node)) used.push(node.name.text);
+    node.forEachChild(visit);
+  };
+  visit(file);
+  return used.filter((n) => !declared.has(n));
+}
+
 describe('notebooks', () => {
   it('there is at least one notebook, named NN-topic.ipynb in lecture order', () => {
     assert.ok(notebooks.length >= 1, 'no notebooks found in notebooks/');
@@ -72,6 +96,12 @@ describe('notebooks', () => {
         assert.ok(!imp.namespace, 'import the names you use: import { setup, show, … } from "@lecture/kit"');
         const missing = imp.names.filter((n) => !exported.has(n));
         assert.deepEqual(missing, [], `imported but not exported by lib/index.ts: ${missing.join(', ')}`);
+      });
+
+      it('uses no object shorthand for variables of earlier cells (a tslab quirk: ReferenceError)', () => {
+        const bad = nb.cells.flatMap((c, i) => c.cell_type === 'code'
+          ? shorthandFromEarlierCells(sourceText(c)).map((n) => `cell ${i + 1}: { ${n} } → write { ${n}: ${n} }`) : []);
+        assert.deepEqual(bad, []);
       });
 
       it('opens with a header and a setup cell that prints the runtime line', () => {
