@@ -14,3 +14,4 @@ export * from './train';
 export * from './segmentation';
 export * from './stn';
 export * from './translation';
+export * from './captioning';

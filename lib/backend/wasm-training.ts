@@ -17,7 +17,7 @@
  * Running tf ops inside a kernel instead leaks the tensors they create (2 per call, seen).
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend and its kernels
+import * as wasm from '@tensorflow/tfjs-backend-wasm'; // also registers the 'wasm' backend and its kernels
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type TensorInfo = tf.TensorInfo;
@@ -37,12 +37,19 @@ const BACKEND = 'wasm';
  */
 class Scratch {
   private readonly owned: TensorInfo[] = [];
+  private readonly aliases: TensorInfo[] = [];
 
   constructor(readonly backend: BackendWasm) {}
 
   run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: object = {}): TensorInfo {
     const kernel = tf.getKernel(kernelName, BACKEND);
     if (kernel === undefined) throw new Error(`wasm-training: the wasm backend has no '${kernelName}' kernel`);
+    return this.runConfig(kernel, inputs, attrs);
+  }
+
+  /** Runs a given kernel (e.g. the stock one this module replaced) rather than the registered one. */
+  runConfig(kernel: tf.KernelConfig, inputs: Record<string, TensorInfo>, attrs: object = {}): TensorInfo {
+    const kernelName = kernel.kernelName;
     const out = kernel.kernelFunc({
       inputs: inputs as tf.NamedTensorInfoMap,
       attrs: attrs as tf.NamedAttrMap,
@@ -59,6 +66,20 @@ class Scratch {
 
   transpose(x: TensorInfo, perm: number[]): TensorInfo {
     return this.run('Transpose', { x }, { perm });
+  }
+
+  /**
+   * A new tensor id for x's memory (no copy), released without freeing the memory. For a
+   * matmul's right operand: the backend caches its XNNPACK operator by that id, with the shape
+   * of the first call, so a reshape of x (which keeps x's id) presented with a different shape
+   * than some earlier use would run the cached operator on the wrong shape.
+   */
+  alias(x: TensorInfo, shape: number[], elementOffset = 0): TensorInfo {
+    if (elementOffset + tf.util.sizeFromShape(shape) > tf.util.sizeFromShape(x.shape)) throw new Error('wasm-training: alias beyond its source');
+    const bytes = elementOffset * (x.dtype === 'bool' ? 1 : 4);
+    const out = this.backend.makeOutput(shape, x.dtype, this.backend.getMemoryOffset(x.dataId) + bytes);
+    this.aliases.push(out);
+    return out;
   }
 
   /** A TensorInfo the caller built itself (e.g. with makeOutput) that must be released too. */
@@ -80,6 +101,13 @@ class Scratch {
     // releases exactly the reference the corresponding kernel call created.
     for (const t of this.owned) this.backend.disposeData(t.dataId);
     this.owned.length = 0;
+    // An alias's memory belongs to its source: drop the id (and its cached operators), not the memory.
+    const map = (this.backend as unknown as { dataIdMap: tf.DataStorage<{ id: number }> }).dataIdMap;
+    for (const t of this.aliases) {
+      this.backend.wasm.tfjs.disposeData(map.get(t.dataId).id);
+      map.delete(t.dataId);
+    }
+    this.aliases.length = 0;
   }
 }
 
@@ -194,6 +222,7 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== co) {
     throw new Error(`wasm-training: Conv2DBackpropFilter dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
+  if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(args.backend as BackendWasm, x, dy, info);
   return compose(args.backend, s => {
     const { top, left } = info.padInfo;
     // Rows the filter reaches, counted from the padded top; pad below only as far as that.
@@ -209,6 +238,58 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
       ? full
       : s.run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [ci, fh, fw, co] }); // [ci, fh, fw, co]
     return s.transpose(cropped, [1, 2, 0, 3]);                                 // [fh, fw, ci, co]
+  });
+}
+
+/**
+ * Below this many filter taps (fh·fw·ci) the convolution above has so few output pixels that
+ * XNNPACK streams its huge packed "filter" (dy) from memory once per few rows: 3.8 GFLOP/s on
+ * the STN's first layer (5×5, 1 channel, 25 taps), against 9 GFLOP/s with im2col + one matmul.
+ */
+const IM2COL_MAX_ROWS = 64;
+
+/**
+ * dW [fh·fw·ci, co] = colᵀ · dy [N, co] with colᵀ [fh·fw·ci, N] (N = b·oh·ow) the patches of x
+ * written directly transposed in JavaScript (zeros where the window leaves the padded input),
+ * then one plain matmul on XNNPACK. For filters with few taps (first layers), where colᵀ is
+ * small and contiguous runs of it copy from x in one `set` each.
+ */
+function conv2DBackpropFilterIm2col(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  const n = b * oh * ow, rows = fh * fw * ci;
+  return compose(backend, s => {
+    const col = s.adopt(backend.makeOutput([1, rows, n], 'float32'));       // [1, fh·fw·ci, N]
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;               // views after the allocation
+    const cv = backend.typedArrayFromHeap(col) as Float32Array;
+    for (let p = 0; p < fh; p++) {
+      for (let q = 0; q < fw; q++) {
+        // Output columns whose input column j·sw + q − left lies inside [0, w).
+        const j0 = Math.min(ow, Math.max(0, Math.ceil((left - q) / sw)));
+        const j1 = Math.max(j0, Math.min(ow, Math.floor((w - 1 - q + left) / sw) + 1));
+        for (let c = 0; c < ci; c++) {
+          let at = ((p * fw + q) * ci + c) * n;
+          for (let m = 0; m < b; m++) {
+            for (let i = 0; i < oh; i++, at += ow) {
+              const y = i * sh + p - top;
+              if (y < 0 || y >= h) { cv.fill(0, at, at + ow); continue; }
+              if (j0 > 0) cv.fill(0, at, at + j0);
+              if (j1 < ow) cv.fill(0, at + j1, at + ow);
+              const rowStart = (m * h + y) * w + q - left;                  // pixel index of column j = 0
+              if (ci === 1 && sw === 1) {
+                cv.set(xv.subarray(rowStart + j0, rowStart + j1), at + j0);
+              } else {
+                for (let j = j0; j < j1; j++) cv[at + j] = xv[(rowStart + j * sw) * ci + c];
+              }
+            }
+          }
+        }
+      }
+    }
+    const dy3 = s.alias(dy, [1, n, co]);                                     // [1, N, co] (see Scratch.alias)
+    const dw = s.run('BatchMatMul', { a: col, b: dy3 }, { transposeA: false, transposeB: false }); // [1, fh·fw·ci, co]
+    return s.reshape(dw, [fh, fw, ci, co]);                                  // [fh, fw, ci, co]
   });
 }
 
@@ -422,9 +503,16 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: fh, filterWidth: fw } = info;
   const { top, left } = info.padInfo;
-  const xv = backend.readSync(x.dataId) as Float32Array;                     // [b, h, w, c]
-  const dyv = backend.readSync(dy.dataId) as Float32Array;                   // [b, oh, ow, c]
-  const dx = new Float32Array(xv.length);                                    // [b, h, w, c]
+  const out = backend.makeOutput(x.shape, 'float32');
+  // Views of wasm memory, taken after makeOutput (whose allocation may move the heap).
+  const xv = backend.typedArrayFromHeap(x) as Float32Array;                 // [b, h, w, c]
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;               // [b, oh, ow, c]
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;               // [b, h, w, c]
+  dx.fill(0);
+  if (fh === sh && fw === sw && dh === 1 && dw === 1 && top === 0 && left === 0 && oh * sh <= h && ow * sw <= w) {
+    tiledMaxPoolGrad(xv, dyv, dx, [b, h, w, c], [oh, ow], [fh, fw]);
+    return out;
+  }
   const best = new Float32Array(c);
   const at = new Int32Array(c);
   for (let n = 0; n < b; n++) {
@@ -449,7 +537,333 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
       }
     }
   }
-  return backend.makeOutput(x.shape, 'float32', undefined, dx);
+  return out;
+}
+
+/**
+ * The same rule when the windows tile the input (window = stride, no padding: every pooling
+ * layer of this kit): each input belongs to at most one window, so the first maximum is found
+ * per channel with no scratch arrays, and its gradient written, not added.
+ */
+function tiledMaxPoolGrad(xv: Float32Array, dyv: Float32Array, dx: Float32Array,
+  [b, h, w, c]: number[], [oh, ow]: number[], [fh, fw]: number[]): void {
+  if (fh === 2 && fw === 2) {
+    // The common 2×2 window unrolled (≈2× faster than the loops below in V8).
+    const rowStride = w * c;
+    let d = 0;
+    for (let n = 0; n < b; n++) {
+      for (let oy = 0; oy < oh; oy++) {
+        const rowBase = (n * h + 2 * oy) * rowStride;
+        for (let ox = 0; ox < ow; ox++) {
+          const i0 = rowBase + 2 * ox * c, i1 = i0 + c, i2 = i0 + rowStride, i3 = i2 + c;
+          for (let k = 0; k < c; k++, d++) {
+            let best = -Infinity, at = -1;
+            if (xv[i0 + k] > best) { best = xv[i0 + k]; at = i0 + k; }
+            if (xv[i1 + k] > best) { best = xv[i1 + k]; at = i1 + k; }
+            if (xv[i2 + k] > best) { best = xv[i2 + k]; at = i2 + k; }
+            if (xv[i3 + k] > best) { at = i3 + k; }
+            if (at >= 0) dx[at] = dyv[d];
+          }
+        }
+      }
+    }
+    return;
+  }
+  let d = 0;                                                                 // index into dy, in order
+  for (let n = 0; n < b; n++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const rowBase = (n * h + oy * fh) * w * c;
+      for (let ox = 0; ox < ow; ox++) {
+        const base = rowBase + ox * fw * c;
+        for (let k = 0; k < c; k++, d++) {
+          let best = -Infinity, at = -1;
+          for (let p = 0; p < fh; p++) {
+            let i = base + p * w * c + k;
+            for (let q = 0; q < fw; q++, i += c) {
+              const v = xv[i];
+              if (v > best) { best = v; at = i; }
+            }
+          }
+          if (at >= 0) dx[at] = dyv[d];
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchMatMul and _FusedMatMul (replacements: the stock kernels leave XNNPACK for a scalar loop
+// whenever an operand is transposed or batched — which every matMul gradient is)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Transposed operands are transposed explicitly (the Transpose kernel is a fast copy) so that
+ * the product runs on the stock kernel's XNNPACK path, which takes only plain, unbatched
+ * operands. A batch against a shared right operand is one product with the batch folded into
+ * the rows; a shared left operand against a batch is one product against the batch laid side
+ * by side. Batches on both sides stay on the stock loop (small here: attention-sized).
+ * Measured on [64, 384] × [128, 384]ᵀ: 2.3 ms → 0.2 ms.
+ *
+ * Also fixes a wrong result of the stock kernel: matMul(ones([1, 4]), x [4, 2]) followed by
+ * matMul(ones([1, 2]), reshape(x, [2, 4])) returned [4, 6, 0, 0], not [6, 8, 10, 12] — its
+ * operator cache is keyed by the right operand's id, which a reshape keeps.
+ */
+/** The [k, n] each tensor was first multiplied as (see matMulXnn); dropped with the tensor. */
+const weightShapes = new WeakMap<object, [number, number]>();
+
+function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs): TensorInfo {
+  const stock = stockKernels.get(kernelName);
+  if (stock === undefined) throw new Error(`wasm-training: no stock ${kernelName} kernel to delegate to`);
+  const a = input(args.inputs, 'a'), b = input(args.inputs, 'b');
+  const attrs = args.attrs as unknown as tf.BatchMatMulAttrs & { activation?: string; leakyreluAlpha?: number };
+  const { transposeA, transposeB } = attrs;
+  const bias = args.inputs.bias, prelu = args.inputs.preluActivationWeights;
+  const viaStock = () => stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return viaStock();
+  const ra = a.shape.length, rb = b.shape.length;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2], k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+  // The stock XNNPACK path caches its operator by b's tensor id with b's shape at the first
+  // call; a reshape keeps the id. Seen as [k, n] before in another shape, b gets a fresh id.
+  const asWeights = !transposeB && batchB === 1;
+  const seen = asWeights ? weightShapes.get(b.dataId) : undefined;
+  const reshaped = seen !== undefined && (seen[0] !== k || seen[1] !== n);
+  if (asWeights && seen === undefined) weightShapes.set(b.dataId, [k, n]);
+  if (plain && !reshaped) return viaStock();
+  // Batched on both sides, or a bias / prelu that the side-by-side layout would misplace.
+  const sideBySide = batchA === 1 && batchB > 1;
+  if ((batchA > 1 && batchB > 1) || (sideBySide && (bias !== undefined || prelu !== undefined))
+    || (prelu !== undefined && tf.util.sizeFromShape(prelu.shape) > 1)) {
+    return viaStock();
+  }
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return compose(args.backend, s => {
+    const product = (left: TensorInfo, right: TensorInfo): TensorInfo => {
+      const inputs: Record<string, TensorInfo> = { a: left, b: right };
+      if (bias !== undefined) inputs.bias = bias;
+      if (prelu !== undefined) inputs.preluActivationWeights = prelu;
+      return s.runConfig(stock, inputs, { ...attrs, transposeA: false, transposeB: false });
+    };
+    let a3 = s.reshape(a, [batchA, transposeA ? k : m, transposeA ? m : k]);
+    if (transposeA) a3 = s.transpose(a3, [0, 2, 1]);                        // [batchA, m, k]
+    let b3 = reshaped ? s.alias(b, [1, k, n]) : s.reshape(b, [batchB, transposeB ? n : k, transposeB ? k : n]);
+    if (transposeB) b3 = s.transpose(b3, [0, 2, 1]);                        // [batchB, k, n]
+    if (!sideBySide) {
+      const out = product(s.reshape(a3, [1, batchA * m, k]), b3);           // [1, batchA·m, n]
+      return s.reshape(out, [...outBatch, m, n]);
+    }
+    const bSide = s.reshape(s.transpose(b3, [1, 0, 2]), [1, k, batchB * n]); // [1, k, batchB·n]
+    const out = product(a3, bSide);                                          // [1, m, batchB·n]
+    const perBatch = s.transpose(s.reshape(out, [m, batchB, n]), [1, 0, 2]);  // [batchB, m, n]
+    return s.reshape(perBatch, [...outBatch, m, n]);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slice, Unpack, SplitV (replacements: the stock kernels copy the whole input out of wasm
+// memory once per slice before taking the part they need)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Copies the box [begin, begin + size) of `src` (row-major, `shape`) into `dst`. The trailing
+ * dimensions that the box spans entirely are merged into contiguous rows copied with `set`.
+ */
+function copyBox(src: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> },
+  dst: { set(a: ArrayLike<number>, offset: number): void; [i: number]: number },
+  shape: number[], begin: number[], size: number[]): void {
+  const rank = shape.length;
+  let d = rank - 1, inner = 1;
+  while (d > 0 && begin[d] === 0 && size[d] === shape[d]) { inner *= shape[d]; d--; }
+  const strides = tf.util.computeStrides(shape);
+  const stride = (i: number) => (i === rank - 1 ? 1 : strides[i]);
+  const row = size[d] * inner;                                               // contiguous elements
+  let outer = 1;
+  for (let i = 0; i < d; i++) outer *= size[i];
+  const at = new Array<number>(d).fill(0);
+  let dstOff = 0;
+  for (let o = 0; o < outer; o++) {
+    let off = begin[d] * stride(d);
+    for (let i = 0; i < d; i++) off += (begin[i] + at[i]) * stride(i);
+    if (row >= 16) {
+      dst.set(src.subarray(off, off + row), dstOff);
+    } else {
+      for (let j = 0; j < row; j++) dst[dstOff + j] = src[off + j] as number;
+    }
+    dstOff += row;
+    for (let i = d - 1; i >= 0; i--) { if (++at[i] < size[i]) break; at[i] = 0; }
+  }
+}
+
+/** A slice through views of wasm memory: reads only the part it returns. */
+function sliceView(backend: BackendWasm, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (tf.util.sizeFromShape(size) === 0) return out;
+  // Views are taken after makeOutput: its allocation may grow (and so replace) the wasm heap.
+  const src = backend.typedArrayFromHeap(x), dst = backend.typedArrayFromHeap(out);
+  copyBox(src, dst, x.shape, begin, size);
+  return out;
+}
+
+function slice(args: KernelArgs): TensorInfo {
+  const x = input(args.inputs, 'x');
+  const stock = stockKernels.get('Slice');
+  if (x.dtype === 'string' && stock !== undefined) return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  const attrs = args.attrs as unknown as tf.SliceAttrs;
+  const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin, attrs.size);
+  return sliceView(args.backend as BackendWasm, x, begin, size);
+}
+
+function unpack(args: KernelArgs): TensorInfo[] {
+  const value = input(args.inputs, 'value');
+  const rank = value.shape.length;
+  const axis = ((args.attrs as unknown as tf.UnpackAttrs).axis + rank) % rank;
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const begin = new Array<number>(rank).fill(0), size = value.shape.slice();
+  size[axis] = 1;
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < value.shape[axis]; i++) {
+    begin[axis] = i;
+    const { dataId, dtype } = sliceView(args.backend as BackendWasm, value, begin, size);
+    outs.push({ dataId, dtype, shape: outShape });
+  }
+  return outs;
+}
+
+function splitV(args: KernelArgs): TensorInfo[] {
+  const x = input(args.inputs, 'x');
+  const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[ax] = s;
+    const out = sliceView(args.backend as BackendWasm, x, begin.slice(), size);
+    begin[ax] += s;
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity, GatherV2, Sum over leading axes (replacements: copies and per-element overheads)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Shares the input's data, as the cpu backend does (tfjs never writes into a tensor's data in
+ * place), instead of copying it: the engine calls Identity for every gradient that passes
+ * through unchanged, often on whole activations.
+ */
+function identity(args: KernelArgs): TensorInfo {
+  const x = input(args.inputs, 'x');
+  const stock = stockKernels.get('Identity');
+  if (x.dtype === 'string' && stock !== undefined) return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * Gather along axis 0 of rows (no batch dims) through views of wasm memory. The stock kernel
+ * first checks every index with a closure per index (~90 ns each: 19 ms for the STN sampler's
+ * 200k corners) before its C++ loop.
+ */
+function gatherV2(args: KernelArgs): TensorInfo {
+  const x = input(args.inputs, 'x'), indices = input(args.inputs, 'indices');
+  const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
+  const stock = stockKernels.get('GatherV2')!;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  if (ax !== 0 || (batchDims ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
+    return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  }
+  const backend = args.backend as BackendWasm;
+  const rows = x.shape[0], row = tf.util.sizeFromShape(x.shape.slice(1));
+  const n = tf.util.sizeFromShape(indices.shape);
+  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+  if (n === 0 || row === 0) return out;
+  const ids = backend.typedArrayFromHeap(indices) as Int32Array;
+  for (let i = 0; i < n; i++) {
+    if (!(ids[i] >= 0 && ids[i] < rows)) throw new Error(`GatherV2: the index value ${ids[i]} is not in [0, ${rows - 1}]`);
+  }
+  const src = backend.typedArrayFromHeap(x), dst = backend.typedArrayFromHeap(out);
+  if (row === 1) {
+    for (let i = 0; i < n; i++) dst[i] = src[ids[i]];
+  } else {
+    for (let i = 0; i < n; i++) dst.set(src.subarray(ids[i] * row, (ids[i] + 1) * row), i * row);
+  }
+  return out;
+}
+
+/** Above this many elements the leading-axes sum adds halves on XNNPACK (~5× faster than the JavaScript loop). */
+const SUM_BY_HALVES_SIZE = 1 << 16;
+
+/**
+ * Sum over leading axes (bias gradients: dy [b, h, w, c] summed to [c]). The stock kernel first
+ * transposes the reduced axes innermost (a copy of the whole tensor) and then sums. Small
+ * tensors: one JavaScript pass over the rows, accumulating in float64; large ones: pairwise.
+ */
+function sum(args: KernelArgs): TensorInfo {
+  const x = input(args.inputs, 'x');
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  const stock = stockKernels.get('Sum')!;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const leading = axes.every((a, i) => a === i) && axes.length < x.shape.length;
+  if (x.dtype !== 'float32' || !leading || axes.length === 0) {
+    return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  }
+  const backend = args.backend as BackendWasm;
+  const kept = x.shape.slice(axes.length);
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length)), width = tf.util.sizeFromShape(kept);
+  const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  if (rows * width >= SUM_BY_HALVES_SIZE) {
+    // Large: add the second half of the rows onto the first, and again, on XNNPACK's vectorised
+    // Add (halves are aliases: no copies). Pairwise summation, so also more accurate than a loop.
+    return compose(backend, s => {
+      let acc = x, n = rows;
+      let carry: TensorInfo | undefined;                                    // the odd row out, [width]
+      while (n > 1) {
+        const half = Math.floor(n / 2);
+        if (n % 2 === 1) {
+          const last = s.alias(acc, [width], (n - 1) * width);
+          carry = carry === undefined ? last : s.run('Add', { a: carry, b: last });
+        }
+        acc = s.run('Add', { a: s.alias(acc, [half, width]), b: s.alias(acc, [half, width], half * width) });
+        n = half;
+      }
+      const total = carry === undefined ? s.run('Identity', { x: acc }) : s.run('Add', { a: s.alias(acc, [width]), b: carry });
+      return s.reshape(total, outShape);
+    });
+  }
+  const out = backend.makeOutput(outShape, 'float32');
+  const src = backend.typedArrayFromHeap(x) as Float32Array, dst = backend.typedArrayFromHeap(out) as Float32Array;
+  const acc = new Float64Array(width);
+  for (let r = 0, at = 0; r < rows; r++) {
+    for (let j = 0; j < width; j++, at++) acc[j] += src[at];
+  }
+  dst.set(acc);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tanh (replacement: the stock kernel calls libm's tanh per element, ~20 ns each)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * tanh x = 2·σ(2x) − 1 on XNNPACK's vectorised sigmoid: ~10× faster on the attention energies
+ * ([64, 20, 128]: 3.5 ms → 0.3 ms). Absolute error ≤ 2.4e-7 (the rounding of 2σ − 1 near 0;
+ * relative error is larger for |x| < 1e-3), exact ±1 in saturation.
+ */
+function tanh(args: KernelArgs): TensorInfo {
+  const x = input(args.inputs, 'x');
+  const stock = stockKernels.get('Tanh')!;
+  if (x.dtype !== 'float32') return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  const backend = args.backend as BackendWasm;
+  return compose(backend, s => {
+    const scalar = (v: number) => s.adopt(backend.makeOutput([], 'float32', undefined, Float32Array.of(v)));
+    const two = scalar(2);
+    const sig = s.run('Sigmoid', { x: s.run('Multiply', { a: x, b: two }) });   // σ(2x)
+    return s.run('Sub', { a: s.run('Multiply', { a: sig, b: two }), b: scalar(1) }); // 2σ(2x) − 1
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,24 +907,27 @@ const REPLACED: ReadonlyArray<[string, KernelImpl]> = [
 ];
 
 /**
- * Registers on the 'wasm' backend the kernels training needs that it lacks. Idempotent; returns the names it registered (empty when all exist).
- *
- * Also replaces two kernels the backend has (their names are returned too, once):
- * Conv2DBackpropInput — the forward pass of every conv2dTranspose and the input gradient of
- * every conv2d — whose scalar loops were 3–11× slower than the sub-pixel XNNPACK version on
- * this project's shapes ([8, 16, 16, 64] → [8, 32, 32, 32], 3×3, stride 2: 25 ms → 4.5 ms);
- * and MaxPoolGrad, which loses the gradient of windows whose values are all ≤ 0.
+ * Kernels the backend has, correct but slow in the forms training uses: replaced for speed
+ * only (same results to float rounding). Arrow functions are made once here so that
+ * re-installing recognises them.
  */
-export function installWasmTrainingKernels(): string[] {
+const FAST: ReadonlyArray<[string, KernelImpl | ((args: KernelArgs) => TensorInfo[])]> = [
+  ['BatchMatMul', (args: KernelArgs) => matMulXnn('BatchMatMul', args)],
+  ['_FusedMatMul', (args: KernelArgs) => matMulXnn('_FusedMatMul', args)],
+  ['Slice', slice],
+  ['Unpack', unpack],
+  ['SplitV', splitV],
+  ['Identity', identity],
+  ['GatherV2', gatherV2],
+  ['Sum', sum],
+  ['Tanh', tanh],
+];
+
+function replaceKernels(list: ReadonlyArray<[string, unknown]>): string[] {
   const registered: string[] = [];
-  for (const [kernelName, impl] of MISSING) {
-    if (tf.getKernel(kernelName, BACKEND) !== undefined) continue;
-    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: impl as unknown as tf.KernelFunc });
-    registered.push(kernelName);
-  }
-  for (const [kernelName, impl] of REPLACED) {
+  for (const [kernelName, impl] of list) {
     const current = tf.getKernel(kernelName, BACKEND);
-    const kernelFunc = impl as unknown as tf.KernelFunc;
+    const kernelFunc = impl as tf.KernelFunc;
     if (current !== undefined && current.kernelFunc === kernelFunc) continue;
     if (current !== undefined) {
       stockKernels.set(kernelName, current);
@@ -524,10 +941,131 @@ export function installWasmTrainingKernels(): string[] {
   return registered;
 }
 
+/**
+ * Registers on the 'wasm' backend the kernels training needs that it lacks. Idempotent; returns the names it registered (empty when all exist).
+ *
+ * Also replaces two kernels the backend has (their names are returned too, once):
+ * Conv2DBackpropInput — the forward pass of every conv2dTranspose and the input gradient of
+ * every conv2d — whose scalar loops were 3–11× slower than the sub-pixel XNNPACK version on
+ * this project's shapes ([8, 16, 16, 64] → [8, 32, 32, 32], 3×3, stride 2: 25 ms → 4.5 ms);
+ * and MaxPoolGrad, which loses the gradient of windows whose values are all ≤ 0.
+ *
+ * And installs the speed-only replacements of installWasmFastKernels (matmul, slice), which
+ * it does not list: call that function for their names.
+ */
+export function installWasmTrainingKernels(): string[] {
+  const registered: string[] = [];
+  for (const [kernelName, impl] of MISSING) {
+    if (tf.getKernel(kernelName, BACKEND) !== undefined) continue;
+    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: impl as unknown as tf.KernelFunc });
+    registered.push(kernelName);
+  }
+  registered.push(...replaceKernels(REPLACED));
+  installWasmFastKernels();
+  return registered;
+}
+
+/**
+ * Replaces wasm kernels that are correct but leave XNNPACK or copy whole tensors in the forms
+ * training uses: BatchMatMul and _FusedMatMul with a transposed or batched operand (every
+ * matMul gradient: a scalar loop, ~12× slower), and Slice, Unpack and SplitV (which copy the
+ * whole input out of wasm memory once per output: unstacking [20, 64, 384] took 25 ms, now
+ * 0.8 ms). Idempotent; returns the names it replaced (empty the second time).
+ */
+export function installWasmFastKernels(): string[] {
+  return replaceKernels(FAST);
+}
+
 /** For tests and benchmarks: the composite kernels, callable without registering them. */
 export const internals = {
-  conv2DBackpropInputXnn, conv2DBackpropFilter, depthwiseBackpropInput, depthwiseBackpropFilter, unsortedSegmentSum,
-  maxPoolGrad,
+  conv2DBackpropInputXnn, conv2DBackpropFilter, conv2DBackpropFilterIm2col, depthwiseBackpropInput, depthwiseBackpropFilter, unsortedSegmentSum,
+  maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh,
+  /** The wasm backend's own version of a kernel this module replaced (after installing). */
+  stockKernel: (kernelName: string): tf.KernelConfig | undefined => stockKernels.get(kernelName),
   /** The wasm backend's own Conv2DBackpropInput, once installWasmTrainingKernels has replaced it. */
   stockConv2DBackpropInput: (): tf.KernelConfig | undefined => stockKernels.get('Conv2DBackpropInput'),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Threads: XNNPACK on more than one core in Node
+// ---------------------------------------------------------------------------------------------
+
+/** Threads the wasm backend runs XNNPACK on, once it has started (1 until enableWasmThreads). */
+let wasmThreads = 1;
+
+/**
+ * Makes the wasm backend start its multi-threaded build in Node, so that XNNPACK (convolutions,
+ * matmuls) runs on `threads` cores. Call before the backend initialises (before setup() or
+ * tf.setBackend('wasm')); returns false, changing nothing, when it is too late or not Node.
+ *
+ * tfjs-backend-wasm 4.22 refuses threads in Node (tfjs#3830) for three reasons, each worked
+ * around here only while the backend starts: its pthread worker script is handed to Node's
+ * Worker as a `blob:` URL, which Node rejects (we write the script to a temporary file, and
+ * make it load the module's glue code from its file instead of a Blob); the flag
+ * WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false in Node (we set it); and the module caps
+ * the pool at half the logical cores (it assumes 2 hyper-threads per core: 1 thread on a
+ * 2-core VM), so `os.cpus()` reports twice the cores while the module reads it. The pool's
+ * workers are unref'd so that they do not keep Node alive, and the module's spare workers ended.
+ */
+export function enableWasmThreads(threads: number = require('node:os').cpus().length): boolean {
+  if (typeof process === 'undefined' || !process.versions?.node) return false;
+  const engine = tf.engine();
+  const entry = engine.registryFactory[BACKEND];
+  if (entry === undefined || engine.registry[BACKEND] !== undefined) return false;
+  if (threads <= 1) return true;
+  const original = entry.factory;
+  tf.removeBackend(BACKEND);
+  tf.registerBackend(BACKEND, async () => {
+    const restore = patchNodeForWasmThreads(threads);
+    try {
+      const backend = await original() as BackendWasm;
+      type NodeWorker = { unref(): void; terminate(): void };
+      const pthreads = (backend.wasm as unknown as { PThread?: { runningWorkers: NodeWorker[]; unusedWorkers: NodeWorker[] } }).PThread;
+      for (const w of pthreads?.runningWorkers ?? []) w.unref();
+      // The module starts 8 workers whatever the pool size (~17 MB each); XNNPACK's pool holds
+      // threads − 1 of them. Emscripten starts a new one if a thread is ever created later.
+      for (const w of pthreads?.unusedWorkers.splice(0) ?? []) w.terminate();
+      wasmThreads = wasm.getThreadsCount();
+      return backend;
+    } finally {
+      restore();
+    }
+  }, entry.priority);
+  return true;
+}
+
+/** The threads XNNPACK runs on (1 unless enableWasmThreads took effect). */
+export function wasmThreadCount(): number {
+  return wasmThreads;
+}
+
+function patchNodeForWasmThreads(threads: number): () => void {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  const glue = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const { wasmWorkerContents } = require(
+    path.join(path.dirname(glue), 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  // The worker imports the glue from the Blob it is sent; Node can only import files.
+  const fromBlob = 'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{var objectUrl=URL.createObjectURL(e.data.urlOrBlob);importScripts(objectUrl);URL.revokeObjectURL(objectUrl)}';
+  if (!wasmWorkerContents.includes(fromBlob)) throw new Error('wasm-training: unexpected tfjs-backend-wasm worker script; cannot enable threads');
+  // The template literal it came from turned "\n" escapes into newlines: put them back.
+  const script = wasmWorkerContents.replace(/\n/g, '\\n').replace(fromBlob, `importScripts(${JSON.stringify(glue)});`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-wasm-threads-'));
+  const workerFile = path.join(dir, 'worker.js');
+  fs.writeFileSync(workerFile, script);
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (obj: Blob) => (obj?.type === 'application/javascript' ? workerFile : createObjectURL(obj));
+  const nodeOs = require('os') as { cpus: typeof os.cpus };
+  const cpus = nodeOs.cpus;
+  nodeOs.cpus = () => [...cpus(), ...cpus()];
+  return () => {
+    URL.createObjectURL = createObjectURL;
+    nodeOs.cpus = cpus;
+  };
+}
