@@ -199,6 +199,13 @@ describe('plot/specs', () => {
     assert.deepEqual([1, 1.5, 0.25, -0.4, -1, -0.0001, 2.005].map((v) => formatNumber(v)), ['1', '1.5', '0.25', '−0.4', '−1', '0', '2']);
   });
 
+  it('heatmap: tick labels that vega\'s expression parser would misread ("if", quotes, backslashes) come out verbatim', async () => {
+    const words = ['if', "it's", 'gift', 'a\\b'];
+    const spec = heatmap(m4, { xTickLabels: words, yTickLabels: ['si', 'es', '"x"', '<end>'] });
+    const r = await renderClean(spec);
+    for (const word of [...words, 'si', '"x"', '<end>']) assert.ok(r.allTexts().includes(word), `tick label ${word}`);
+  });
+
   it('heatmap: one rect per cell, the values printed, tick labels from the options', async () => {
     const spec = heatmap(m4, { title: 'attention', xTickLabels: ['my', 'cat', 'is', 'best'], yTickLabels: ['mi', 'gato', 'es', 'mejor'], showValues: true });
     const r = await renderClean(spec);

@@ -213,3 +213,19 @@ describe('a failing notebook fails the build, naming the notebook, the cell and 
     assert.match(index, /FAILED|failed/);
   });
 });
+
+describe('the kernel survives a cell that prints and redraws as fast as it can', function () {
+  it('every line and every figure arrives, in order, and the kernel does not die (zeromq EBUSY)', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'kit-flood-'));
+    const [r] = await buildHandouts({ profile: 'quick', outDir, notebookDir: join(ROOT, 'test', 'fixtures', 'kernel'), log: () => {} });
+    assert.equal(r.ok, true, r.ok ? '' : describeFailure(r));
+    const executed = JSON.parse(readFileSync(r.executedPath, 'utf8')) as { cells: { outputs?: { output_type: string; text?: string | string[]; data?: Record<string, unknown> }[] }[] };
+    const outputs = executed.cells[1].outputs ?? [];
+    const text = outputs.filter((o) => o.output_type === 'stream').map((o) => ([] as string[]).concat(o.text ?? []).join('')).join('');
+    const lines = text.split('\n').filter((l) => l.startsWith('line '));
+    assert.deepEqual(lines, Array.from({ length: 400 }, (_, i) => `line ${i}`));
+    const figures = outputs.filter((o) => o.output_type === 'display_data' && String(o.data?.['text/plain']).startsWith('Figure: figure '));
+    assert.equal(figures.length, 400);
+    assert.equal(String(figures[399].data?.['text/plain']), 'Figure: figure 399');
+  });
+});

@@ -1,5 +1,9 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { specToSvgSync } from './svg';
+import { serializeKernelSends } from './kernel-sends';
+
+// Inside a tslab kernel: one kernel message at a time (see kernel-sends.ts).
+serializeKernelSends();
 
 /**
  * The one module that talks to the kernel. Helpers elsewhere build figures (pure functions that

@@ -69,7 +69,18 @@ function checkMatrix(values: readonly (readonly number[])[], name: string): [num
 
 /** A vega expression that maps an index to one of `labels` (axis labelExpr). */
 function labelLookup(labels: readonly string[]): string {
-  return `${JSON.stringify(labels)}[datum.value]`;
+  return `[${labels.map(vegaStringLiteral).join(',')}][datum.value]`;
+}
+
+/**
+ * A vega expression for the string `text`. The string literal 'if' trips vega's parser (it reads
+ * the token as its if() function: "Unrecognized signal name: if"), so a literal is written as
+ * single-character pieces joined with + whenever it contains the keyword.
+ */
+export function vegaStringLiteral(text: string): string {
+  const quote = (piece: string) => `'${piece.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
+  if (!/if/.test(text)) return quote(text);
+  return `(${Array.from(text, quote).join('+')})`;
 }
 
 // ---------------------------------------------------------------------------------------------
