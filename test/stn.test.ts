@@ -602,7 +602,8 @@ describe('stn figures', function () {
     assert.equal(sliders(specs.bilinear), 2);
     assert.equal(sliders(specs.explorer), 10, 'rotation, scale, tx, ty and six raw Δθ');
     assert.match(specToSvgSync(specs.table), /paper: ST-CNN/);
-    assert.match(stnErrorTableMarkdown([{ model: 'ST-CNN', errors: { RTS: 0.025 }, params: 1234 }]), /\| ours: ST-CNN \| — \| 2\.5% \| — \| — \| — \| 1,234 \|/);
+    assert.match(stnErrorTableMarkdown([{ model: 'ST-CNN', errors: { RTS: 0.025 }, params: [1234] }]), /\| ours: ST-CNN \| — \| 2\.5% \| — \| — \| — \| 1,234 \|/);
+    assert.match(stnErrorTableMarkdown([{ model: 'CNN', errors: { R: 0.5 }, params: [68920, 80758] }]), /\| ours: CNN \| 50% \| — \| — \| — \| — \| 68,920–80,758 \|/);
     assert.deepEqual(windowOutline([...IDENTITY_THETA]).map((p) => [p.x, p.y]), [[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]]);
     assert.throws(() => thetaEvolutionFigure([digit], [{ step: 0, thetas: [] }]), /has 0 θ for 1 probes/);
     assert.throws(() => bilinearFigure([[0, NaN], [0, 0]]), /2×2 array of numbers/);

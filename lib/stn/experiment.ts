@@ -341,14 +341,16 @@ export async function stnTableModels(options: {
 const TABLE_NAMES: Record<StnTableModel, string> = { cnn: 'CNN', 'st-cnn': 'ST-CNN', fcn: 'FCN', 'st-fcn': 'ST-FCN' };
 
 /** Test error of every table model on the test sets given, as rows for stnErrorTableFigure. */
-export function stnTableErrors(table: StnTable, testSets: Partial<Record<Distortion, DistortedSet>>): { model: string; key: StnTableModel; errors: Partial<Record<Distortion, number>>; params?: number }[] {
+export function stnTableErrors(table: StnTable, testSets: Partial<Record<Distortion, DistortedSet>>): { model: string; key: StnTableModel; errors: Partial<Record<Distortion, number>>; params?: number[] }[] {
   return STN_TABLE_MODELS.filter((m) => table.records.some((r) => r.model === m)).map((m) => {
     const errors: Partial<Record<Distortion, number>> = {};
     for (const d of DISTORTIONS) {
       const model = table.models[d]?.[m], set = testSets[d];
       if (model && set) errors[d] = digitTestError(model, set);
     }
-    return { model: TABLE_NAMES[m], key: m, errors, params: table.records.find((r) => r.model === m && r.distortion === 'RTS')?.params };
+    // Parameter counts differ by input size (28×28, 42×42, 60×60): the distinct counts of this model.
+    const params = [...new Set(table.records.filter((r) => r.model === m).map((r) => r.params))].sort((a, b) => a - b);
+    return { model: TABLE_NAMES[m], key: m, errors, params };
   });
 }
 

@@ -597,7 +597,8 @@ export interface StnErrorRow {
   model: string;
   /** Fraction wrong per distortion. */
   errors: Partial<Record<'R' | 'RTS' | 'P' | 'E' | 'TC', number>>;
-  params?: number;
+  /** Parameter counts of this model across the columns (they differ with the input size). */
+  params?: number[];
 }
 
 const COLUMNS = ['R', 'RTS', 'P', 'E', 'TC'] as const;
@@ -616,10 +617,16 @@ export function stnErrorTableFigure(rows: StnErrorRow[], options: { title?: stri
 }
 
 /** The same table as markdown, for the closing note. */
+function paramRange(params: number[] | undefined): string {
+  if (!params || params.length === 0) return '';
+  const [lo, hi] = [Math.min(...params), Math.max(...params)];
+  return lo === hi ? lo.toLocaleString('en') : `${lo.toLocaleString('en')}–${hi.toLocaleString('en')}`;
+}
+
 export function stnErrorTableMarkdown(rows: StnErrorRow[]): string {
   const pct = (v: number | undefined) => (v === undefined ? '—' : `${formatNumber(100 * v, 1)}%`);
   const head = '| model | R | RTS | P | E | T+C 60×60 | parameters |\n|---|---|---|---|---|---|---|';
-  const ours = rows.map((r) => `| ours: ${r.model} | ${COLUMNS.map((k) => pct(r.errors[k])).join(' | ')} | ${r.params === undefined ? '' : r.params.toLocaleString('en')} |`);
+  const ours = rows.map((r) => `| ours: ${r.model} | ${COLUMNS.map((k) => pct(r.errors[k])).join(' | ')} | ${paramRange(r.params)} |`);
   const paper = Object.entries(PAPER_TABLE1).map(([model, e]) => `| paper: ${model} | ${COLUMNS.map((k) => (e[k] === undefined ? '—' : `${e[k]}%`)).join(' | ')} | |`);
   return [head, ...ours, ...paper].join('\n');
 }
