@@ -281,6 +281,18 @@ describe('stn layer and models', function () {
     disposeClassifier(model);
   });
 
+  it("the localisation net's activation is an option (relu by default) and the net still starts at the identity", () => {
+    const activations = (m: tf.LayersModel) => m.layers.filter((l) => /^loc_(conv|hidden)/.test(l.name)).map((l) => (l.getConfig() as { activation?: string }).activation);
+    const plain = createDigitClassifier({ inputSize: 28, kind: 'cnn', transformer: { outSize: 28 } });
+    const tanh = createDigitClassifier({ inputSize: 28, kind: 'cnn', transformer: { outSize: 28, localisation: { activation: 'tanh' } } });
+    assert.deepEqual(activations(plain), ['relu', 'relu', 'relu']);
+    assert.deepEqual(activations(tanh), ['tanh', 'tanh', 'tanh']);
+    const images = Float32Array.from({ length: 28 * 28 }, (_, i) => (i % 7) / 7);
+    transformerOutputs(tanh, images, 1, 28).theta[0].forEach((v, k) => assert.ok(Math.abs(v - IDENTITY_THETA[k]) < 1e-7));
+    disposeClassifier(plain);
+    disposeClassifier(tanh);
+  });
+
   it('the SpatialTransformer layer checks its inputs and serialises its settings', () => {
     const st = new SpatialTransformer({ outSize: [10, 12], alignCorners: true, background: -1 });
     assert.deepEqual(st.computeOutputShape([[null, 20, 20, 3], [null, 6]]), [null, 10, 12, 3]);

@@ -68,6 +68,8 @@ export interface LocalisationOptions {
   filters?: [number, number];
   /** Units of the hidden dense layer. Default 32. */
   hidden?: number;
+  /** Activation of the convolutions and the hidden layer. Default 'relu'. */
+  activation?: 'relu' | 'tanh' | 'elu';
   /** Prefix of the layer names. Default 'loc'. */
   name?: string;
 }
@@ -81,15 +83,16 @@ export function localisationNet(input: tf.SymbolicTensor, options: LocalisationO
   const name = options.name ?? 'loc';
   const [f1, f2] = options.filters ?? [8, 16];
   const down = options.downsample ?? 1;
+  const activation = options.activation ?? 'relu';
   if (!(Number.isInteger(down) && down >= 1)) throw new Error(`localisationNet: downsample must be a whole number ≥ 1 (got ${down})`);
   let x = input;
   if (down > 1) x = tf.layers.averagePooling2d({ poolSize: down, strides: down, name: `${name}_down` }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: f1, kernelSize: 5, padding: 'same', activation: 'relu', name: `${name}_conv1` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: f1, kernelSize: 5, padding: 'same', activation, name: `${name}_conv1` }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: `${name}_pool1` }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: f2, kernelSize: 5, padding: 'same', activation: 'relu', name: `${name}_conv2` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: f2, kernelSize: 5, padding: 'same', activation, name: `${name}_conv2` }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: `${name}_pool2` }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: `${name}_flat` }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.dense({ units: options.hidden ?? 32, activation: 'relu', name: `${name}_hidden` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: options.hidden ?? 32, activation, name: `${name}_hidden` }).apply(x) as tf.SymbolicTensor;
   return tf.layers.dense({
     units: 6,
     kernelInitializer: 'zeros',
