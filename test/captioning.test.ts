@@ -26,6 +26,7 @@ import {
   reinforceLoss, relationsBetween, resizeArea, sampleLocations, saveCaptioning, sceneCaptionDataset, sceneCaptions,
   sceneImagePixels, sceneImages, sceneVocabulary, scenesOf, splitLayouts, tokenizeCaption, trainCaptioner,
   underlinedWordFigure, upsampleAttention, writeFlickrFixture,
+  CAPTIONING_RECIPE, DECODER_SETTINGS, recipeDifferences,
   type CaptionSceneSet, type SceneObject,
 } from '../lib/captioning';
 import { specToSvgSync } from '../lib/plot/svg';
@@ -360,6 +361,23 @@ describe('lib/captioning', function () {
       tf.dispose([imgs, feats]);
     });
 
+    it("pairs each generated word with the map that produced it: a teacher-forced pass over the greedy words gives the same maps", () => {
+      const scenes = scenesOf(testSet, 2);
+      const imgs = sceneImages(scenes);
+      const feats = encodeImages(encoder, imgs);
+      const greedy = greedyCaptions(soft, feats, vocab, { maxWords: 10 });
+      greedy.forEach((cap, b) => {
+        const one = tf.slice(feats, [b, 0, 0], [1, -1, -1]) as tf.Tensor3D;
+        // step t reads word t−1 (<start> first) and writes word t: its map is the one paired with word t
+        const inputs = ['<start>', ...cap.words].slice(0, cap.words.length).map((w) => [vocab.id(w)]);
+        const maps = tf.tidy(() => captionForward(soft, one, inputs).logAttention.map((lp) => Array.from(tf.exp(lp).dataSync())));
+        assert.equal(maps.length, cap.attention.length);
+        maps.forEach((m, t) => m.forEach((v, i) => assert.ok(Math.abs(v - cap.attention[t][i]) < 1e-5, `word ${t} (${cap.words[t]}), cell ${i}: ${v} vs ${cap.attention[t][i]}`)));
+        one.dispose();
+      });
+      tf.dispose([imgs, feats]);
+    });
+
     it('refuses inputs of the wrong shape and unknown kinds', () => {
       assert.throws(() => createCaptioner({ kind: 'fuzzy' as 'soft', vocabSize: vocab.size, encoder }), /kind must be/);
       assert.throws(() => createCaptioner({ kind: 'soft', vocabSize: 2, encoder }), /vocabSize/);
@@ -435,6 +453,54 @@ describe('lib/captioning', function () {
       assert.ok(run.reward[29] > run.reward[0], `reward ${run.reward[0]} → ${run.reward[29]}`);
       for (let k = 1; k < 30; k++) assert.ok(Math.abs(run.baseline[k] - (0.9 * run.baseline[k - 1] + 0.1 * run.reward[k])) < 1e-9);
       model.dispose();
+      data.dispose();
+      encoder.dispose();
+    });
+  });
+
+  describe('shipped weights (datasets/captioning)', () => {
+    it('meet the lesson\'s bars on the held-out scenes of their recipe, with the scores stored beside them', async () => {
+      const dir = path.join(__dirname, '..', 'datasets', 'captioning');
+      const saved = loadCaptioning(dir);
+      const r = saved.meta.recipe as typeof CAPTIONING_RECIPE;
+      assert.deepEqual(recipeDifferences(r, CAPTIONING_RECIPE), [], 'the shipped weights follow the recipe in lib/captioning/recipe.ts');
+      const test = encodeScenes(saved.encoder, scenesOf(createSceneSet({ split: 'test', size: r.testScenes, seed: r.testSceneSeed })));
+      const ev = Object.fromEntries((['none', 'soft', 'hard'] as const).map((k) => [k, evaluateCaptioner(saved.models[k]!, test, saved.vocab)]));
+      const runs = saved.meta.runs as Record<string, { bleu: number; correctness: { nouns: number } | null }>;
+      for (const k of ['none', 'soft', 'hard']) assert.ok(Math.abs(ev[k].bleu - runs[k].bleu) < 0.005, `${k}: BLEU ${ev[k].bleu} here, ${runs[k].bleu} stored`);
+      assert.ok(ev.soft.bleu >= 0.7, `soft BLEU-4 ${ev.soft.bleu}`);
+      assert.ok(ev.hard.bleu >= 0.5, `hard BLEU-4 ${ev.hard.bleu}`);
+      const threeFour = (k: string) => (ev[k].byObjects[3] + ev[k].byObjects[4]) / 2;
+      assert.ok(threeFour('soft') > threeFour('none'), 'soft beats no attention on 3–4 objects');
+      assert.ok(ev.soft.correctness!.nouns >= 0.6, `soft attention correctness ${ev.soft.correctness!.nouns}`);
+      assert.ok(Math.abs(ev.soft.correctness!.nouns - runs.soft.correctness!.nouns) < 0.005, 'the stored correctness is what these weights give');
+      test.dispose();
+      saved.dispose();
+    });
+
+    it("a decoder's training reads only its own settings (what lets --merge keep decoders across a change to another's)", async () => {
+      const vocab = sceneVocabulary();
+      const encoder = createEncoder({ seed: 2 });
+      const data = encodeScenes(encoder, scenesOf(trainSet, 8));
+      const other = { doublyStochastic: 0.5, entropyWeight: 0.3, expectationRate: 0.9 };
+      const base = { doublyStochastic: 0, entropyWeight: 0.01, expectationRate: 0.5 };
+      const weightsAfter = async (kind: 'none' | 'soft' | 'hard', settings: typeof base, attention: number) => {
+        const m = createCaptioner({ kind, vocabSize: vocab.size, encoder, seed: 6, hidden: 16, attention, embedding: 8 });
+        await trainCaptioner(m, { data, vocab, steps: 3, batchSize: 4, learningRate: 1e-2, progress: 'none', seed: 3, ...settings });
+        const w = m.variables().map((v) => Array.from(v.dataSync()));
+        m.dispose();
+        return w;
+      };
+      for (const kind of ['none', 'soft', 'hard'] as const) {
+        const readers = Object.entries(DECODER_SETTINGS).filter(([, ks]) => !ks.includes(kind)).map(([name]) => name);
+        const changed: Partial<typeof base> = {};
+        for (const name of readers) if (name in other) (changed as Record<string, number>)[name] = other[name as keyof typeof other];
+        const a = await weightsAfter(kind, base, 8);
+        const b = await weightsAfter(kind, { ...base, ...changed }, readers.includes('attention') ? 12 : 8);
+        assert.deepEqual(b, a, `${kind}: settings it does not read (${readers.join(', ')}) changed its weights`);
+      }
+      // …and the check can fail: the soft decoder does read λ
+      assert.notDeepEqual(await weightsAfter('soft', { ...base, doublyStochastic: 0.5 }, 8), await weightsAfter('soft', base, 8));
       data.dispose();
       encoder.dispose();
     });

@@ -41,10 +41,25 @@ export const CAPTIONING_RECIPE: CaptioningRecipe = {
   attention: 32,
   batchSize: 64,
   learningRate: 3e-3,
-  steps: { none: 1200, soft: 2400, hard: 1200 },
-  doublyStochastic: 0.002,
+  steps: { none: 1200, soft: 3600, hard: 1200 },
+  doublyStochastic: 0,
   entropyWeight: 0.01,
   expectationRate: 0.5,
+};
+
+/**
+ * Settings that only some decoders read (the others' runs do not depend on them): a decoder
+ * trained before such a setting changed is still the recipe's decoder. Every other setting
+ * (seeds, scenes, sizes, batch, learning rate) is read by all three.
+ */
+export const DECODER_SETTINGS: Readonly<Record<string, readonly ('none' | 'soft' | 'hard')[]>> = {
+  'steps.none': ['none'],
+  'steps.soft': ['soft'],
+  'steps.hard': ['hard'],
+  attention: ['soft', 'hard'],
+  doublyStochastic: ['soft'],
+  entropyWeight: ['hard'],
+  expectationRate: ['hard'],
 };
 
 /** The settings that differ between two recipes, as 'name: a ≠ b' lines (empty when equal). */
