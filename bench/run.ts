@@ -116,23 +116,26 @@ async function main(): Promise<void> {
   }
 
   console.log('');
-  console.log('| workload | backend | ours s/step | PyTorch s/step | ours/PyTorch | ours GFLOP/s | PyTorch GFLOP/s | peak RSS MB ours / PyTorch | ours CPU s/step |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| workload | backend | ours s/step | PyTorch s/step | ours/PyTorch | ours GFLOP/s | PyTorch GFLOP/s | peak RSS MB ours / PyTorch | ours CPU s/step | best step ours / PyTorch (ratio) |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     const p = peer.get(row.workload) ?? [];
     const peerS = p.length ? median(p.map((x) => x.median_s)) : undefined;
     const peerRss = p.length ? Math.max(...p.map((x) => x.rss_mb)) : undefined;
     if (row.runs.length === 0) {
-      console.log(`| ${row.workload} | ${row.config} | ${row.errors[0] ?? 'no run'} | ${fmt(peerS)} | | | | | |`);
+      console.log(`| ${row.workload} | ${row.config} | ${row.errors[0] ?? 'no run'} | ${fmt(peerS)} | | | | | | |`);
       continue;
     }
     const first = row.runs[0];
     const ours = median(row.runs.map((x) => x.median_s));
     const rss = Math.max(...row.runs.map((x) => x.rss_mb));
+    // The fastest single step of all runs, each side: the least disturbed by other load.
+    const oursBest = Math.min(...row.runs.map((x) => x.min_s));
+    const peerBest = p.length ? Math.min(...p.map((x) => x.min_s)) : undefined;
     const label = first.backend + (row.config === 'threads' ? ` ×${first.threads} threads` : row.config === 'workers' ? ` ×${first.workers} workers` : '');
     console.log(`| ${row.workload} | ${label} | ${fmt(ours)} | ${fmt(peerS)} | ${peerS ? fmt(ours / peerS, 1) + '×' : '–'} | ` +
       `${fmt(first.flops / ours / 1e9, 1)} | ${peerS ? fmt(first.flops / peerS / 1e9, 1) : '–'} | ${rss} / ${peerRss ?? '–'} | ` +
-      `${fmt(median(row.runs.map((x) => x.cpu_s)))} |`);
+      `${fmt(median(row.runs.map((x) => x.cpu_s)))} | ${fmt(oursBest)} / ${fmt(peerBest)}${peerBest ? ` (${fmt(oursBest / peerBest, 1)}×)` : ''} |`);
   }
   console.log('');
   console.log('Per-run medians (s/step), in the order run:');
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
   for (const [w, p] of peer) if (p.length) console.log(`  ${w} PyTorch: ${p.map((x) => fmt(x.median_s)).join(' ')}`);
   console.log('FLOPs per step: analytic (bench/workloads.ts), a multiply-add = 2, forward + backward = 3 × forward; the same count for both.');
   console.log('CPU s/step: CPU time of our process per step, all its threads (the work done, whatever the load).');
+  console.log('Best step: the fastest timed step of all runs on each side, the figure least disturbed by other load on the machine.');
   console.log(`# load average at end ${loadavg()}`);
 }
 

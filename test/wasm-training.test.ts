@@ -137,6 +137,15 @@ describe('lib/backend/wasm-training', () => {
         assert.ok(tf.getKernel(name, 'wasm') !== undefined, `${name} is not registered on wasm`);
       }
       assert.equal(tf.getKernel('MaxPoolGrad', 'wasm').kernelFunc as unknown, internals.maxPoolGrad as unknown);
+      const fast = { Slice: internals.slice, Unpack: internals.unpack, SplitV: internals.splitV, Identity: internals.identity,
+        GatherV2: internals.gatherV2, Sum: internals.sum, Tanh: internals.tanh } as Record<string, unknown>;
+      for (const [name, impl] of Object.entries(fast)) {
+        assert.equal(tf.getKernel(name, 'wasm').kernelFunc as unknown, impl, `${name} is not the replacement`);
+        assert.ok(internals.stockKernel(name) !== undefined, `${name}: the stock kernel was not kept`);
+      }
+      for (const name of ['BatchMatMul', '_FusedMatMul']) {
+        assert.notEqual(tf.getKernel(name, 'wasm').kernelFunc, internals.stockKernel(name)?.kernelFunc, `${name} is not replaced`);
+      }
     });
   });
 
@@ -322,6 +331,9 @@ describe('lib/backend/wasm-training', () => {
     { name: '3×3 stride 2 same, bottom/right padding', x: [2, 9, 7, 3], filterSize: 3, strides: 2, pad: 'same', shift: 0 },
     { name: '2×2 stride 2 same on odd sizes, mostly negative values', x: [3, 5, 7, 2], filterSize: 2, strides: 2, pad: 'same', shift: -3 },
     { name: '3×2 strides 1×2 valid, all negative', x: [1, 6, 9, 4], filterSize: [3, 2], strides: [1, 2], pad: 'valid', shift: -10 },
+    { name: '2×2 stride 2 valid on odd sizes (tiled, unrolled 2×2)', x: [3, 7, 9, 2], filterSize: 2, strides: 2, pad: 'valid', shift: -3 },
+    { name: '2×2 stride 2 same on even sizes, batch 1 (tiled)', x: [1, 6, 8, 3], filterSize: 2, strides: 2, pad: 'same', shift: 0 },
+    { name: '3×2 window = strides, valid, non-square, all negative (tiled, general)', x: [2, 10, 7, 2], filterSize: [3, 2], strides: [3, 2], pad: 'valid', shift: -10 },
   ];
 
   describe('maxPool gradient on wasm (MaxPoolGrad replaced)', () => {
@@ -335,6 +347,18 @@ describe('lib/backend/wasm-training', () => {
         await assertFiniteDifferences(params, loss, grads, 0, c.name, 20);
       });
     }
+
+    it('ties go to the first maximum in row-major window order, like cpu (tiled and general paths)', async () => {
+      const x = param([2, 7, 9, 3], 54);
+      const ints = x.values.map((v) => Math.round(v));                      // many equal values per window
+      for (const [size, stride, pad] of [[2, 2, 'valid'], [3, 3, 'valid'], [3, 2, 'same'], [2, 1, 'same']] as const) {
+        const run = (backend: Backend) => onBackend(backend, () =>
+          [tf.grad((t: tf.Tensor) => weightedSquare(tf.maxPool(t as tf.Tensor4D, size, stride, pad), 55))(tf.tensor(ints, x.shape))]);
+        const [wasm] = await run('wasm');
+        const [cpu] = await run('cpu');
+        assertClose(wasm, cpu, 1e-6, `maxPool ${size}/${stride} ${pad} with ties`);
+      }
+    });
 
     it('every pooling window passes its whole gradient on, even when all its values are negative', async () => {
       await tf.setBackend('wasm');
@@ -363,6 +387,295 @@ describe('lib/backend/wasm-training', () => {
         await assertWasmMatchesCpu(c.shapes.map((shape, i) => param(shape, 60 + i)), c.loss, c.name);
       });
     }
+  });
+
+  describe('Conv2DBackpropFilter kernel, both paths, called directly', () => {
+    // Through the registry the path is chosen by the filter's taps (fh·fw·ci ≤ 64: im2col, else
+    // the dilated-conv form); here every case also runs the im2col path directly, so im2col is
+    // checked on large filters too and the dilated form on the cases with more than 64 taps.
+    const FILTER_CASES: ConvCase[] = [
+      ...CONV_CASES,
+      { name: 'batch 1, 1 channel, stride 2, odd sizes, valid (im2col strided copy)', x: [1, 9, 7, 1], filter: [5, 5, 1, 3], strides: 2, pad: 'valid' },
+      { name: 'batch 1, 9 channels, stride 2 same, odd sizes (dilated path)', x: [1, 9, 7, 9], filter: [3, 3, 9, 5], strides: 2, pad: 'same' },
+      { name: 'batch 3, 8 channels, valid, strides 1×2 (dilated path)', x: [3, 8, 11, 8], filter: [3, 4, 8, 3], strides: [1, 2], pad: 'valid' },
+      { name: 'batch 2, explicit padding, 8 channels, stride 2 (dilated path)', x: [2, 7, 6, 8], filter: [3, 3, 8, 2], strides: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+    ];
+    for (const c of FILTER_CASES) {
+      it(`dW: ${c.name} (${c.filter[0] * c.filter[1] * c.filter[2]} taps)`, async () => {
+        const x = param(c.x, 91), dy = param(convOutShape(c), 92);
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
+        const inputs = () => ({ x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) });
+        const [cpu] = await onBackend('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', inputs(), attrs) as tf.Tensor]);
+        const [registered, im2col] = await onBackend('wasm', () => {
+          const i = inputs();
+          const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, undefined, false, 'channelsLast');
+          const viaIm2col = internals.conv2DBackpropFilterIm2col(tf.engine().backend as never, i.x, i.dy, info);
+          return [tf.engine().runKernel('Conv2DBackpropFilter', i, attrs) as tf.Tensor, tf.engine().makeTensorFromTensorInfo(viaIm2col)];
+        });
+        assertClose(registered, cpu, 1e-4, `${c.name}: registered kernel`);
+        assertClose(im2col, cpu, 1e-4, `${c.name}: im2col`);
+        assert.ok(maxAbs(cpu) > 1e-3, 'vacuous');
+      });
+    }
+
+    it('the dilated-path cases give the right gradients through tf.grads too (cpu and finite differences)', async () => {
+      const c = FILTER_CASES[FILTER_CASES.length - 3];
+      const params = [param(c.x, 93), param(c.filter, 94)];
+      const loss = (x: tf.Tensor, w: tf.Tensor) => weightedSquare(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad), 95);
+      const grads = await assertWasmMatchesCpu(params, loss, c.name);
+      await assertFiniteDifferences(params, loss, grads, 1, `${c.name} (filter)`);
+    });
+  });
+
+  interface MatMulCase {
+    name: string; a: number[]; b: number[]; transposeA: boolean; transposeB: boolean;
+    bias?: number[]; activation?: 'relu' | 'elu' | 'prelu' | 'leakyrelu' | 'sigmoid'; prelu?: number[];
+    /** The operand tfjs broadcasts over the other's batch: its gradient is not reduced by tfjs itself (on any backend), so it is held constant. */
+    shared?: 'a' | 'b';
+    /** tfjs has no gradient for this fused activation: forward values only. */
+    forwardOnly?: boolean;
+  }
+
+  const MATMUL_CASES: MatMulCase[] = [
+    { name: 'plain, non-square', a: [5, 7], b: [7, 3], transposeA: false, transposeB: false },
+    { name: 'batch 1 row, transposed b', a: [1, 6], b: [4, 6], transposeA: false, transposeB: true },
+    { name: 'transposed a', a: [6, 5], b: [6, 3], transposeA: true, transposeB: false },
+    { name: 'both transposed', a: [7, 2], b: [5, 7], transposeA: true, transposeB: true },
+    { name: 'batched a, shared b (batch folded into rows)', a: [3, 4, 5], b: [5, 2], transposeA: false, transposeB: false, shared: 'b' },
+    { name: 'batched a transposed, shared b transposed', a: [2, 5, 3], b: [4, 5], transposeA: true, transposeB: true, shared: 'b' },
+    { name: 'shared a, batched b (side by side)', a: [3, 5], b: [4, 5, 2], transposeA: false, transposeB: false, shared: 'a' },
+    { name: 'shared a transposed, batched b transposed', a: [5, 3], b: [2, 4, 5], transposeA: true, transposeB: true, shared: 'a' },
+    { name: 'batched on both sides (stock loop)', a: [2, 3, 4], b: [2, 4, 5], transposeA: false, transposeB: false },
+    { name: 'batched on both sides, transposed b', a: [3, 1, 4], b: [3, 5, 4], transposeA: false, transposeB: true },
+    { name: 'rank 4, batched a, shared b', a: [2, 3, 2, 4], b: [4, 3], transposeA: false, transposeB: false, shared: 'b' },
+    { name: 'fused, bias + relu, transposed b', a: [5, 4], b: [3, 4], transposeA: false, transposeB: true, bias: [3], activation: 'relu' },
+    { name: 'fused, bias, plain (stock XNNPACK path)', a: [5, 4], b: [4, 3], transposeA: false, transposeB: false, bias: [3] },
+    { name: 'fused, bias, transposed a, batched a', a: [2, 4, 3], b: [4, 6], transposeA: true, transposeB: false, bias: [6], shared: 'b' },
+    { name: 'fused, one-value bias + relu, both transposed', a: [4, 5], b: [3, 4], transposeA: true, transposeB: true, bias: [1], activation: 'relu' },
+    { name: 'fused, one-value bias, plain', a: [3, 4], b: [4, 5], transposeA: false, transposeB: false, bias: [1] },
+    { name: 'fused, [m, n] bias, transposed b', a: [3, 4], b: [5, 4], transposeA: false, transposeB: true, bias: [3, 5] },
+    { name: 'fused, bias, shared a, batched b', a: [3, 5], b: [2, 5, 4], transposeA: false, transposeB: false, bias: [4], shared: 'a' },
+    { name: 'fused, bias, batched on both sides', a: [2, 3, 5], b: [2, 5, 4], transposeA: false, transposeB: false, bias: [4] },
+    { name: 'fused, elu, transposed a', a: [4, 3], b: [4, 5], transposeA: true, transposeB: false, bias: [5], activation: 'elu', forwardOnly: true },
+    { name: 'fused, per-column prelu, transposed b', a: [3, 4], b: [5, 4], transposeA: false, transposeB: true, bias: [5], activation: 'prelu', prelu: [5], forwardOnly: true },
+    { name: 'fused, leakyrelu, side by side', a: [3, 5], b: [2, 5, 4], transposeA: false, transposeB: false, activation: 'leakyrelu', forwardOnly: true },
+    { name: 'fused, sigmoid, batched a', a: [2, 3, 5], b: [5, 4], transposeA: false, transposeB: false, bias: [4], activation: 'sigmoid', forwardOnly: true },
+  ];
+
+  describe('matMul replacements (BatchMatMul, _FusedMatMul) match cpu and finite differences', () => {
+    for (const c of MATMUL_CASES) {
+      it(`matMul: ${c.name}`, async () => {
+        const a = param(c.a, 101), b = param(c.b, 102);
+        const bias = c.bias ? param(c.bias, 103) : undefined, prelu = c.prelu ? param(c.prelu, 105) : undefined;
+        const product = (at: tf.Tensor, bt: tf.Tensor, biasT?: tf.Tensor): tf.Tensor => c.bias === undefined && c.activation === undefined
+          ? tf.matMul(at, bt, c.transposeA, c.transposeB)
+          : tf.fused.matMul({
+            a: at, b: bt, transposeA: c.transposeA, transposeB: c.transposeB, bias: biasT, activation: c.activation,
+            preluActivationWeights: prelu && tf.tensor(prelu.values, prelu.shape), leakyreluAlpha: 0.3,
+          });
+        const t = (p: { shape: number[]; values: Float32Array }) => tf.tensor(p.values, p.shape);
+        // Forward values first: the product itself, on both backends.
+        const forward = (backend: Backend) => onBackend(backend, () => [product(t(a), t(b), bias && t(bias))]);
+        const [fw] = await forward('wasm');
+        const [fc] = await forward('cpu');
+        assertClose(fw, fc, 1e-5, `${c.name}: forward`);
+        assert.ok(maxAbs(fc) > 0.1, 'vacuous');
+        if (c.forwardOnly) return;
+        // Gradients w.r.t. every operand but the shared one, which is a constant of the loss.
+        const params = [...(c.shared === 'a' ? [] : [a]), ...(c.shared === 'b' ? [] : [b]), ...(bias ? [bias] : [])];
+        const loss = (...p: tf.Tensor[]) => {
+          const q = [...p];
+          const at = c.shared === 'a' ? t(a) : q.shift()!, bt = c.shared === 'b' ? t(b) : q.shift()!;
+          return weightedSquare(product(at, bt, q.shift()), 104);
+        };
+        const grads = await assertWasmMatchesCpu(params, loss, c.name);
+        const eps = c.activation === undefined ? 1e-2 : 1e-3;   // kinks of relu: small steps
+        for (let i = 0; i < params.length; i++) await assertFiniteDifferences(params, loss, grads, i, `${c.name} (input ${i})`, 10, eps);
+      });
+    }
+
+    it('a reshaped right operand is not multiplied with the operator cached for its first shape', async () => {
+      const run = (backend: Backend) => onBackend(backend, () => {
+        const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+        const first = tf.matMul(tf.ones([1, 4]), x);                           // x as [4, 2]
+        const second = tf.matMul(tf.ones([1, 2]), tf.reshape(x, [2, 4]));       // same data id, [2, 4]
+        const third = tf.matMul(tf.ones([3, 8]), tf.reshape(x, [8, 1]));        // and [8, 1]
+        const again = tf.matMul(tf.ones([2, 4]), x);                            // the first shape again
+        return [first, second, third, again];
+      });
+      const wasm = await run('wasm');
+      const cpu = await run('cpu');
+      assert.deepEqual(Array.from(wasm[1]), [6, 8, 10, 12]);
+      wasm.forEach((v, i) => assertClose(v, cpu[i], 0, `product ${i}`));
+    });
+  });
+
+  describe('Slice, Unpack, SplitV replacements (views of wasm memory) match cpu', () => {
+    const SLICES: { name: string; shape: number[]; begin: number[]; size: number[] }[] = [
+      { name: 'rank 1, offset', shape: [37], begin: [5], size: [20] },
+      { name: 'rank 2, a column block (short rows)', shape: [7, 9], begin: [2, 3], size: [4, 5] },
+      { name: 'rank 3, whole trailing rows (contiguous runs ≥ 16)', shape: [5, 6, 7], begin: [1, 2, 0], size: [3, 3, 7] },
+      { name: 'rank 4, odd box, -1 size', shape: [3, 7, 5, 4], begin: [1, 2, 1, 1], size: [2, -1, 3, 2] },
+      { name: 'rank 5, batch 1', shape: [1, 3, 4, 5, 6], begin: [0, 1, 0, 2, 0], size: [1, 2, 4, 3, 6] },
+      { name: 'empty', shape: [4, 3], begin: [1, 0], size: [0, 3] },
+    ];
+    for (const c of SLICES) {
+      it(`slice: ${c.name}`, async () => {
+        const x = param(c.shape, 111);
+        const ints = Int32Array.from(x.values, (v) => Math.round(v * 100));
+        const run = (backend: Backend) => onBackend(backend, () => [
+          tf.slice(tf.tensor(x.values, c.shape), c.begin, c.size),
+          tf.slice(tf.tensor(ints, c.shape, 'int32'), c.begin, c.size),
+          tf.slice(tf.tensor(ints, c.shape, 'int32').greater(0), c.begin, c.size),
+        ]);
+        const wasm = await run('wasm');
+        const cpu = await run('cpu');
+        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `${c.name}: output ${i}`));
+        if (c.name !== 'empty') {
+          const params = [x];
+          const loss = (t: tf.Tensor) => weightedSquare(tf.slice(t, c.begin, c.size), 112);
+          const grads = await assertWasmMatchesCpu(params, loss, c.name);
+          await assertFiniteDifferences(params, loss, grads, 0, c.name);
+        }
+      });
+    }
+
+    for (const axis of [0, 1, 2, -1]) {
+      it(`unstack along axis ${axis}, and its gradient`, async () => {
+        const x = param([3, 5, 2], 113);
+        const run = (backend: Backend) => onBackend(backend, () => tf.unstack(tf.tensor(x.values, x.shape), axis));
+        const wasm = await run('wasm');
+        const cpu = await run('cpu');
+        assert.equal(wasm.length, cpu.length);
+        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `part ${i}`));
+        // Weight each part differently, so that a part in the wrong place changes the gradient.
+        const loss = (t: tf.Tensor) => tf.addN(tf.unstack(t, axis).map((p, i) => tf.mul(i + 1, weightedSquare(p, 114 + i)))) as tf.Scalar;
+        const grads = await assertWasmMatchesCpu([x], loss, `unstack ${axis}`);
+        await assertFiniteDifferences([x], loss, grads, 0, `unstack ${axis}`);
+      });
+    }
+
+    const SPLITS: { sizes: number | number[]; axis: number; shape: number[] }[] = [
+      { sizes: [2, 5, 1], axis: 1, shape: [3, 8, 3] },
+      { sizes: 3, axis: 0, shape: [9, 2, 2] },
+      { sizes: [4, -1], axis: -1, shape: [2, 3, 11] },
+      { sizes: [1, 0, 2], axis: 2, shape: [1, 2, 3] },
+    ];
+    for (const c of SPLITS) {
+      it(`split ${JSON.stringify(c.sizes)} along ${c.axis} of [${c.shape}], and its gradient`, async () => {
+        const x = param(c.shape, 115);
+        const run = (backend: Backend) => onBackend(backend, () => tf.split(tf.tensor(x.values, x.shape), c.sizes, c.axis));
+        const wasm = await run('wasm');
+        const cpu = await run('cpu');
+        assert.equal(wasm.length, cpu.length);
+        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `part ${i}`));
+        const loss = (t: tf.Tensor) => tf.addN(tf.split(t, c.sizes, c.axis).map((p, i) => tf.mul(i + 1, weightedSquare(p, 116 + i)))) as tf.Scalar;
+        const grads = await assertWasmMatchesCpu([x], loss, `split ${JSON.stringify(c.sizes)}`);
+        await assertFiniteDifferences([x], loss, grads, 0, `split ${JSON.stringify(c.sizes)}`);
+      });
+    }
+  });
+
+  describe('Identity, GatherV2, Sum, Tanh replacements match cpu', () => {
+    it('Identity shares the data yet outlives its input; float32, int32 and bool', async () => {
+      await tf.setBackend('wasm');
+      const idsBefore = tf.engine().backend.numDataIds();
+      for (const [values, dtype] of [[[1.5, -2, 3], 'float32'], [[7, -1, 0], 'int32'], [[1, 0, 1], 'bool']] as const) {
+        const x = tf.tensor(values as unknown as number[], [3], dtype);
+        const y = tf.engine().runKernel('Identity', { x }) as tf.Tensor;
+        assert.equal(y.dtype, dtype);
+        x.dispose();
+        assert.deepEqual(Array.from(y.dataSync()), Array.from(values as unknown as number[]), `${dtype}: values after the input was disposed`);
+        y.dispose();
+      }
+      assert.equal(tf.engine().backend.numDataIds(), idsBefore, 'Identity leaked data');
+    });
+
+    const GATHERS: { name: string; x: number[]; dtype: 'float32' | 'int32'; indices: { shape: number[]; values: number[] }; axis: number; batchDims?: number }[] = [
+      { name: 'rows of width 1 (the sampler\'s corners)', x: [9], dtype: 'float32', indices: { shape: [2, 5], values: [8, 0, 3, 3, 1, 7, 2, 2, 0, 8] }, axis: 0 },
+      { name: 'rows of width 7, int32 table', x: [5, 7], dtype: 'int32', indices: { shape: [6], values: [4, 4, 0, 2, 1, 3] }, axis: 0 },
+      { name: 'rank-3 rows, 2-D indices, batch-1 table', x: [1, 3, 2], dtype: 'float32', indices: { shape: [1, 3], values: [0, 0, 0] }, axis: 0 },
+      { name: 'axis 1, rows of width 2', x: [3, 6, 2], dtype: 'float32', indices: { shape: [4], values: [5, 0, 5, 2] }, axis: 1 },
+      { name: 'last axis, 2-D indices (rows of width 1)', x: [2, 3, 5], dtype: 'float32', indices: { shape: [2, 2], values: [4, 0, 0, 3] }, axis: 2 },
+      { name: 'batchDims 1 (the stock kernel got this wrong)', x: [2, 5, 3], dtype: 'float32', indices: { shape: [2, 3], values: [4, 0, 1, 2, 2, 3] }, axis: 1, batchDims: 1 },
+      { name: 'batchDims 1, last axis (rows of width 1)', x: [2, 3, 5], dtype: 'float32', indices: { shape: [2, 4], values: [4, 0, 0, 3, 1, 2, 4, 4] }, axis: 2, batchDims: 1 },
+      { name: 'batchDims 1, axis 2, int32', x: [3, 2, 4, 2], dtype: 'int32', indices: { shape: [3, 2], values: [3, 0, 1, 1, 2, 3] }, axis: 2, batchDims: 1 },
+      { name: 'no indices', x: [4, 3], dtype: 'float32', indices: { shape: [0], values: [] }, axis: 0 },
+    ];
+    for (const c of GATHERS) {
+      it(`gather: ${c.name}`, async () => {
+        const x = param(c.x, 121);
+        const values = c.dtype === 'int32' ? Int32Array.from(x.values, (v) => Math.round(v * 100)) : x.values;
+        const run = (backend: Backend) => onBackend(backend, () =>
+          [tf.gather(tf.tensor(values, c.x, c.dtype), tf.tensor(c.indices.values, c.indices.shape, 'int32'), c.axis, c.batchDims)]);
+        const [wasm] = await run('wasm');
+        const [cpu] = await run('cpu');
+        assert.deepEqual(Array.from(wasm), Array.from(cpu));
+        if (c.dtype === 'float32' && c.indices.values.length > 0) {
+          const loss = (t: tf.Tensor) => weightedSquare(tf.gather(t, tf.tensor(c.indices.values, c.indices.shape, 'int32'), c.axis, c.batchDims), 122);
+          const grads = await assertWasmMatchesCpu([x], loss, c.name);
+          await assertFiniteDifferences([x], loss, grads, 0, c.name);
+        }
+      });
+    }
+
+    it('gather refuses an index out of range instead of reading outside the table', async () => {
+      await tf.setBackend('wasm');
+      for (const bad of [5, -1]) {
+        assert.throws(() => tf.tidy(() => tf.gather(tf.ones([5, 2]), tf.tensor1d([0, bad], 'int32')).dataSync()), /index value/);
+      }
+    });
+
+    const SUMS: { name: string; shape: number[]; axis: number | number[]; keepDims?: boolean }[] = [
+      { name: 'bias gradient, small (one JavaScript pass)', shape: [3, 5, 7, 4], axis: [0, 1, 2] },
+      { name: 'leading axis only, keepDims', shape: [6, 5, 3], axis: 0, keepDims: true },
+      { name: 'large, odd row counts (pairwise halves with carries)', shape: [3, 5, 67, 71], axis: [0, 1, 2] },
+      { name: 'large, 2 leading axes, keepDims, axes unordered', shape: [129, 7, 73], axis: [1, 0], keepDims: true },
+      { name: 'large, batch 1', shape: [1, 1025, 65], axis: [0, 1] },
+      { name: 'trailing axis (stock kernel)', shape: [4, 9], axis: -1 },
+      { name: 'all axes (stock kernel)', shape: [3, 4], axis: [0, 1] },
+    ];
+    for (const c of SUMS) {
+      it(`sum: ${c.name}`, async () => {
+        const x = param(c.shape, 131);
+        const ints = Int32Array.from(x.values, (v) => Math.round(v * 10));
+        const run = (backend: Backend) => onBackend(backend, () => [
+          tf.sum(tf.tensor(x.values, x.shape), c.axis, c.keepDims),
+          tf.sum(tf.tensor(ints, x.shape, 'int32'), c.axis, c.keepDims),
+        ]);
+        const wasm = await run('wasm');
+        const cpu = await run('cpu');
+        // cpu sums in float32 in order; ours pairwise or in float64: relative to the sum's scale.
+        assertClose(wasm[0], cpu[0], 2e-5 * Math.sqrt(x.values.length / wasm[0].length), `${c.name}: float32`);
+        assert.deepEqual(Array.from(wasm[1]), Array.from(cpu[1]), `${c.name}: int32`);
+        const shapeOut = await onBackend('wasm', () => [tf.tensor(tf.sum(tf.zeros(c.shape), c.axis, c.keepDims).shape)]);
+        const shapeCpu = await onBackend('cpu', () => [tf.tensor(tf.sum(tf.zeros(c.shape), c.axis, c.keepDims).shape)]);
+        assert.deepEqual(Array.from(shapeOut[0]), Array.from(shapeCpu[0]), 'output shape');
+        const loss = (t: tf.Tensor) => weightedSquare(tf.sum(t, c.axis, c.keepDims), 132);
+        const grads = await assertWasmMatchesCpu([x], loss, c.name);
+        await assertFiniteDifferences([x], loss, grads, 0, c.name, 6);
+      });
+    }
+
+    it('tanh = 2σ(2x) − 1 is within 5e-7 of cpu\'s tanh, saturates to ±1 exactly, and keeps NaN', async () => {
+      const special = [0, -0, 1e-8, -1e-4, 0.5, -0.9, 3, -7, 9.5, 20, -20, 88, -100, 1e30, -Infinity, Infinity];
+      const values = Float32Array.from([...special, ...randn(997, 141).map((v) => 4 * v)]);
+      const run = (backend: Backend) => onBackend(backend, () => [tf.tanh(tf.tensor1d(values)), tf.tanh(tf.tensor3d(values.slice(0, 1008), [4, 7, 36]))]);
+      const [wasm, wasm3] = await run('wasm');
+      const [cpu, cpu3] = await run('cpu');
+      assertClose(wasm, cpu, 5e-7, 'tanh');
+      assertClose(wasm3, cpu3, 5e-7, 'tanh rank 3');
+      for (const [i, v] of special.entries()) if (Math.abs(v) >= 20) assert.equal(wasm[i], Math.sign(v), `tanh(${v})`);
+      const [nan] = await onBackend('wasm', () => [tf.tanh(tf.tensor1d([NaN]))]);
+      assert.ok(Number.isNaN(nan[0]), 'tanh(NaN)');
+    });
+
+    it('tanh gradient matches cpu and finite differences', async () => {
+      const x = param([3, 7, 5], 142);
+      const loss = (t: tf.Tensor) => weightedSquare(tf.tanh(tf.mul(t, 1.5)), 143);
+      const grads = await assertWasmMatchesCpu([x], loss, 'tanh');
+      await assertFiniteDifferences([x], loss, grads, 0, 'tanh', 12, 1e-2);
+    });
   });
 
   describe('tf.layers models fit on wasm', () => {
@@ -445,6 +758,51 @@ describe('lib/backend/wasm-training', () => {
       assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked');
       assert.equal(backend.numDataIds(), idsBefore, 'wasm data ids leaked');
       tf.dispose([x, w, wt, dw, table, ids]);
+    });
+
+    it('5 training steps through every replaced kernel (matmuls, views, sum, tanh, gather, im2col, tiled pooling) leak nothing', async () => {
+      await tf.setBackend('wasm');
+      const img = randTensor([3, 9, 7, 1], 86), w1 = randTensor([3, 3, 1, 4], 87);           // im2col filter gradient
+      const a = randTensor([4, 6, 5], 88), b = randTensor([5, 3], 89), c = randTensor([6, 5], 90); // batched / shared / transposed
+      const big = randTensor([3, 5, 67, 71], 96), seq = randTensor([5, 4, 6], 97), bConst = randTensor([5, 3], 99);
+      const table = randTensor([9, 2], 98), corners = tf.tensor1d([8, 0, 3, 3, 1], 'int32');
+      const x8 = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+      const step = () => tf.tidy(() => {
+        const grads = tf.grads((img0: tf.Tensor, w0: tf.Tensor, a0: tf.Tensor, b0: tf.Tensor, big0: tf.Tensor, seq0: tf.Tensor, table0: tf.Tensor) => {
+          const y = tf.relu(tf.conv2d(img0 as tf.Tensor4D, w0 as tf.Tensor4D, 2, 'valid'));           // [3, 4, 3, 4]
+          const pooled = tf.maxPool(y, 2, 2, 'valid');                                                // tiled 2×2
+          const ab = tf.matMul(a0, bConst);                                                                 // batch folded into rows (b constant: tfjs does not reduce a broadcast operand's gradient)
+          const cb = tf.matMul(c, tf.reshape(a0, [4, 5, 6]), true, true);                             // shared a, batched b, transposed
+          const fused = tf.fused.matMul({ a: tf.reshape(a0, [24, 5]), b: b0, bias: tf.ones([3]), activation: 'relu' });
+          const steps = tf.unstack(seq0, 0).map((s) => tf.tanh(s));                                   // Unpack, Tanh
+          const [s1, s2] = tf.split(tf.concat(steps, 1), [7, 23], 1);                                  // SplitV
+          const part = tf.slice(big0, [1, 0, 3, 5], [2, 5, 60, 60]);
+          const sums = tf.add(tf.sum(tf.sum(big0, [0, 1, 2])), tf.sum(tf.sum(part, [0, 1])));         // large and small leading-axis sums
+          const g = tf.gather(table0, corners);
+          return tf.addN([tf.sum(tf.square(pooled)), tf.sum(ab), tf.sum(cb), tf.sum(fused), tf.sum(tf.square(s1)),
+            tf.sum(s2), sums, tf.sum(tf.square(g))]) as tf.Scalar;
+        })([img, w1, a, b, big, seq, table]);
+        // The reshape that the stock operator cache mixed up, and an Identity.
+        const r = [tf.matMul(tf.ones([1, 4]), x8), tf.matMul(tf.ones([1, 2]), tf.reshape(x8, [2, 4])), tf.clone(x8)];
+        return [...grads, ...r];
+      });
+      tf.dispose(step()); // first call creates XNNPACK operators and caches
+      const backend = tf.engine().backend;
+      const tensorsBefore = tf.memory().numTensors;
+      const idsBefore = backend.numDataIds();
+      tf.env().set('IS_TEST', true);
+      try {
+        for (let i = 0; i < 5; i++) {
+          const outs = step();
+          assert.deepEqual(Array.from(outs[outs.length - 2].dataSync()), [6, 8, 10, 12], 'reshaped right operand');
+          tf.dispose(outs);
+        }
+      } finally {
+        tf.env().set('IS_TEST', false);
+      }
+      assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked');
+      assert.equal(backend.numDataIds(), idsBefore, 'wasm data ids leaked');
+      tf.dispose([img, w1, a, b, c, big, seq, bConst, table, corners, x8]);
     });
   });
 });

@@ -631,13 +631,24 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
   const seen = asWeights ? weightShapes.get(b.dataId) : undefined;
   const reshaped = seen !== undefined && (seen[0] !== k || seen[1] !== n);
   if (asWeights && seen === undefined) weightShapes.set(b.dataId, [k, n]);
-  if (plain && !reshaped) return viaStock();
-  // Batched on both sides, or a bias / prelu that the side-by-side layout would misplace.
   const sideBySide = batchA === 1 && batchB > 1;
-  if ((batchA > 1 && batchB > 1) || (sideBySide && (bias !== undefined || prelu !== undefined))
-    || (prelu !== undefined && tf.util.sizeFromShape(prelu.shape) > 1)) {
-    return viaStock();
+  const bothBatched = batchA > 1 && batchB > 1;
+  // The stock kernel gets a bias right only as one value per column ([n]: XNNPACK's bias) and
+  // only unbatched: a broadcast bias ([1], [m, n], …) or a bias on a batched product gave wrong
+  // sums (seen), and per-channel prelu weights would be misplaced by the side-by-side layout.
+  // Those run as a plain product, then Add and the activation as their own kernels.
+  const columnBias = bias === undefined
+    || (tf.util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n);
+  const widePrelu = prelu !== undefined && tf.util.sizeFromShape(prelu.shape) > 1;
+  if ((bias !== undefined || prelu !== undefined) && (!columnBias || widePrelu || sideBySide || bothBatched)) {
+    return compose(args.backend, s => {
+      const product = s.adopt(matMulXnn('BatchMatMul', { inputs: { a, b }, backend: args.backend, attrs: { transposeA, transposeB } }));
+      const biased = bias === undefined ? product : s.run('Add', { a: product, b: bias });
+      return activate(s, biased, attrs.activation, prelu, attrs.leakyreluAlpha);
+    });
   }
+  if (plain && !reshaped) return viaStock();
+  if (bothBatched) return viaStock();                                       // the stock loop (attention-sized here)
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   return compose(args.backend, s => {
     const product = (left: TensorInfo, right: TensorInfo): TensorInfo => {
@@ -659,6 +670,22 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
     const perBatch = s.transpose(s.reshape(out, [m, batchB, n]), [1, 0, 2]);  // [batchB, m, n]
     return s.reshape(perBatch, [...outBatch, m, n]);
   });
+}
+
+/** A fused op's activation as its own kernel (what _FusedMatMul would have applied). */
+function activate(s: Scratch, x: TensorInfo, activation: string | undefined, prelu: TensorInfo | undefined, leakyreluAlpha: number | undefined): TensorInfo {
+  switch (activation ?? 'linear') {
+    case 'linear': return s.run('Identity', { x });
+    case 'relu': return s.run('Relu', { x });
+    case 'relu6': return s.run('Relu6', { x });
+    case 'elu': return s.run('Elu', { x });
+    case 'sigmoid': return s.run('Sigmoid', { x });
+    case 'leakyrelu': return s.run('LeakyRelu', { x }, { alpha: leakyreluAlpha ?? 0.2 });
+    case 'prelu':
+      if (prelu === undefined) throw new Error('wasm-training: prelu activation without its weights');
+      return s.run('Prelu', { x, alpha: prelu });
+    default: throw new Error(`wasm-training: unknown fused activation '${activation}'`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -764,32 +791,51 @@ function identity(args: KernelArgs): TensorInfo {
 }
 
 /**
- * Gather along axis 0 of rows (no batch dims) through views of wasm memory. The stock kernel
+ * Gather through views of wasm memory, for any axis and batchDims: with x seen as
+ * [B, M, A, I] (B = the batch dims, M = the dims before the axis, A = the axis, I = the rest)
+ * and the indices as [B, K], out[b, m, k, :] = x[b, m, indices[b, k], :]. The stock kernel
  * first checks every index with a closure per index (~90 ns each: 19 ms for the STN sampler's
- * 200k corners) before its C++ loop.
+ * 200k corners) before its C++ loop, and with batchDims > 0 it returned wrong rows (seen:
+ * x [2, 5, 3], indices [2, 3], axis 1, batchDims 1 gave the second batch's rows shifted).
  */
 function gatherV2(args: KernelArgs): TensorInfo {
   const x = input(args.inputs, 'x'), indices = input(args.inputs, 'indices');
   const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
   const stock = stockKernels.get('GatherV2')!;
-  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-  if (ax !== 0 || (batchDims ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
+  if (x.dtype === 'string' || indices.dtype !== 'int32') {
     return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   }
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  let bd = batchDims ?? 0;
+  if (bd < 0) bd += indices.shape.length;
+  if (bd > ax || bd > indices.shape.length || indices.shape.slice(0, bd).some((d, i) => d !== x.shape[i])) {
+    throw new Error(`GatherV2: batchDims ${batchDims} does not fit x ${x.shape}, indices ${indices.shape}, axis ${ax}`);
+  }
   const backend = args.backend as BackendWasm;
-  const rows = x.shape[0], row = tf.util.sizeFromShape(x.shape.slice(1));
-  const n = tf.util.sizeFromShape(indices.shape);
-  const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-  if (n === 0 || row === 0) return out;
-  const ids = backend.typedArrayFromHeap(indices) as Int32Array;
-  for (let i = 0; i < n; i++) {
-    if (!(ids[i] >= 0 && ids[i] < rows)) throw new Error(`GatherV2: the index value ${ids[i]} is not in [0, ${rows - 1}]`);
+  const size = (shape: number[]) => tf.util.sizeFromShape(shape);
+  const nb = size(x.shape.slice(0, bd)), nm = size(x.shape.slice(bd, ax)), na = x.shape[ax];
+  const row = size(x.shape.slice(ax + 1)), nk = size(indices.shape.slice(bd));
+  const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape.slice(bd), ...x.shape.slice(ax + 1)], x.dtype);
+  if (nb * nm * nk === 0 || row === 0) return out;
+  const ids = backend.typedArrayFromHeap(indices) as Int32Array;           // [B, K]
+  for (let i = 0; i < nb * nk; i++) {
+    if (!(ids[i] >= 0 && ids[i] < na)) throw new Error(`GatherV2: the index value ${ids[i]} is not in [0, ${na - 1}]`);
   }
   const src = backend.typedArrayFromHeap(x), dst = backend.typedArrayFromHeap(out);
-  if (row === 1) {
-    for (let i = 0; i < n; i++) dst[i] = src[ids[i]];
-  } else {
-    for (let i = 0; i < n; i++) dst.set(src.subarray(ids[i] * row, (ids[i] + 1) * row), i * row);
+  let d = 0;
+  for (let bi = 0; bi < nb; bi++) {
+    for (let m = 0; m < nm; m++) {
+      const base = (bi * nm + m) * na;                                       // row index of x[b, m, 0]
+      const at = bi * nk;
+      if (row === 1) {
+        for (let kk = 0; kk < nk; kk++) dst[d++] = src[base + ids[at + kk]];
+      } else {
+        for (let kk = 0; kk < nk; kk++, d += row) {
+          const r = (base + ids[at + kk]) * row;
+          dst.set(src.subarray(r, r + row), d);
+        }
+      }
+    }
   }
   return out;
 }
