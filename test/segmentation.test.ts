@@ -24,7 +24,7 @@ import {
   sceneDataset, sceneOf, scoresFromConfusion, segmentationLoss, segmentationScores, slidingWindowScores,
   toFullyConvolutional, trainSegmenter, visionTasksFigure, vocColormap, vocSplitIds, writeVocDataset, labelPixels,
   greyPixels, createEncoderClassifier, transferEncoder, trainDigitClassifier, digitClassifierAccuracy, disposeModelFully,
-  upsamplingFilters,
+  upsamplingFilters, loadShippedSegmenter, shippedScores, SEG_LESSON,
 } from '../lib/segmentation';
 
 function leakCheck<T>(fn: () => T): T {
@@ -311,7 +311,7 @@ describe('lib/segmentation', function () {
       const acc = digitClassifierAccuracy(clf, test, 8, 3);
       assert.ok(acc >= 0 && acc <= 1);
       const seg = createSegmenter('fcn-skips', { seed: 9 });
-      assert.deepEqual(transferEncoder(clf, seg), ['enc1', 'enc2', 'enc3', 'ctx1', 'ctx2', 'score8']);
+      assert.deepEqual(transferEncoder(clf, seg), ['enc1', 'enc1_bn', 'enc2', 'enc2_bn', 'enc3', 'enc3_bn', 'ctx1', 'ctx1_bn', 'ctx2', 'ctx2_bn', 'score8']);
       const x = tf.randomUniform([1, 64, 64, 1], 0, 1, 'float32', 8);
       const probe = tf.model({ inputs: seg.inputs, outputs: seg.getLayer('score8').output as tf.SymbolicTensor });
       const cellScores = (probe.predict(x) as tf.Tensor).mean([1, 2]); // [1, 11]: averaged over the 8×8 cells
@@ -365,6 +365,26 @@ describe('lib/segmentation', function () {
       assert.equal(ev.perScene.length, 4);
       assert.equal(ev.scores.pixels, 4 * 4096);
       model.dispose();
+    });
+
+    it('ship weights that still score what their command measured (else: rerun the command in datasets/segmentation/README.md)', async function () {
+      const shipped = shippedScores();
+      const kinds = Object.keys(shipped);
+      if (kinds.length === 0) this.skip(); // no weights shipped: nothing to check
+      this.timeout(120_000);
+      const { test: heldOut } = splitDigits(loadMnistDigits(), SEG_LESSON.digitSplit);
+      const scenes = generateScenes(heldOut, SEG_LESSON.testScenes, { seed: SEG_LESSON.testSceneSeed });
+      for (const kind of kinds) {
+        const model = await loadShippedSegmenter(kind);
+        assert.ok(model, `scores.json lists ${kind} but its files are missing`);
+        const fresh = createSegmenter(kind as 'fcn' | 'fcn-skips' | 'deconvnet', { seed: 1 });
+        assert.deepEqual(model.layers.map((l) => l.name), fresh.layers.map((l) => l.name), `${kind}: the shipped network is not the one createSegmenter builds`);
+        const ev = evaluateSegmenter(model, scenes);
+        assert.ok(Math.abs(ev.scores.meanIou - shipped[kind].meanIou) < 2e-3,
+          `${kind}: held-out mean IoU ${ev.scores.meanIou} differs from the ${shipped[kind].meanIou} in scores.json (scenes or network changed: retrain)`);
+        model.dispose();
+        fresh.dispose();
+      }
     });
 
     it('weigh the background in the loss as asked', () => {

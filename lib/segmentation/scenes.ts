@@ -21,11 +21,17 @@ export interface SceneOptions {
   /** Digits per scene, drawn uniformly from [minDigits, maxDigits]. Default 1…4. */
   minDigits?: number;
   maxDigits?: number;
-  /** Side of a digit's 28×28 box after scaling, in pixels, uniform in [min, max]. Default 30…42. */
+  /**
+   * Side of a digit's 28×28 box after scaling, in pixels, uniform in [min, max]. Default 24…34:
+   * four digits of 30–42 px do not fit on a 64×64 canvas without covering one another (many
+   * scenes were illegible even to a person, and the networks could not tell which digit a
+   * stroke belonged to); at 24–34 px four digits fit side by side and strokes stay 2–4 px wide.
+   */
   minDigitSize?: number;
   maxDigitSize?: number;
   /**
-   * Largest fraction of a digit's ink another digit may cover (0: no overlap; default 0.2).
+   * Largest fraction of a digit's ink another digit may cover (0: no overlap; default 0.05: digits
+   * may touch and cross a little, and stay readable).
    * Placements that break it are retried, and a digit that cannot be placed is left out.
    */
   maxOverlap?: number;
@@ -83,9 +89,9 @@ function resolveSceneOptions(options: SceneOptions): ResolvedSceneOptions {
     size: options.size ?? 64,
     minDigits: options.minDigits ?? 1,
     maxDigits: options.maxDigits ?? 4,
-    minDigitSize: options.minDigitSize ?? 30,
-    maxDigitSize: options.maxDigitSize ?? 42,
-    maxOverlap: options.maxOverlap ?? 0.2,
+    minDigitSize: options.minDigitSize ?? 24,
+    maxDigitSize: options.maxDigitSize ?? 34,
+    maxOverlap: options.maxOverlap ?? 0.05,
     texture: options.texture ?? 0.3,
     noise: options.noise ?? 0.06,
   };
