@@ -223,9 +223,9 @@ describe('the kernel survives a cell that prints and redraws as fast as it can',
     const outputs = executed.cells[1].outputs ?? [];
     const text = outputs.filter((o) => o.output_type === 'stream').map((o) => ([] as string[]).concat(o.text ?? []).join('')).join('');
     const lines = text.split('\n').filter((l) => l.startsWith('line '));
-    assert.deepEqual(lines, Array.from({ length: 400 }, (_, i) => `line ${i}`));
+    assert.deepEqual(lines, Array.from({ length: 300 }, (_, i) => `line ${i}`));
     const figures = outputs.filter((o) => o.output_type === 'display_data' && String(o.data?.['text/plain']).startsWith('Figure: figure '));
-    assert.equal(figures.length, 400);
-    assert.equal(String(figures[399].data?.['text/plain']), 'Figure: figure 399');
+    assert.equal(figures.length, 300);
+    assert.equal(String(figures[299].data?.['text/plain']), 'Figure: figure 299');
   });
 });

@@ -452,5 +452,30 @@ describe('lib/segmentation', function () {
       }
       model.dispose();
     });
+
+    it('the multi-scale diagram draws a row per pyramid level, the shared layers aligned in columns, without vega warnings', () => {
+      const model = createMultiScaleSegmenter({ seed: 1, scales: 3 });
+      const spec = networkDiagram(networkNodes(model), { layout: 'branches' }) as unknown as { layer: { data: { values: { x: number; y: number; name?: string }[] } }[] };
+      const blocks = spec.layer[1].data.values;
+      const centre = (name: string) => { const b = blocks.find((v) => v.name === name) as unknown as { x: number; x2: number; y: number; y2: number }; assert.ok(b, name); return { x: (b.x + b.x2) / 2, y: (b.y + b.y2) / 2 }; };
+      for (const kind of ['shared_conv1', 'shared_pool1', 'shared_conv3']) {
+        const [a, b, c] = [0, 1, 2].map((k) => centre(`${kind}[${k}]`));
+        assert.ok(a.x === b.x && b.x === c.x, `${kind}: one column`);
+        assert.ok(a.y < b.y && b.y < c.y, `${kind}: level 0 above level 1 above level 2`);
+      }
+      assert.equal(centre('shared_conv1[1]').y, centre('pyramid1').y);
+      assert.ok(centre('concat').x > centre('up_s0').x && centre('classifier').x > centre('concat').x);
+      const warnings: string[] = [];
+      const warn = console.warn;
+      console.warn = (...args: unknown[]) => { warnings.push(args.join(' ')); };
+      try {
+        specToSvgSync({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...spec } as never);
+        specToSvgSync({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...networkDiagram(networkNodes(model)) } as never);
+      } finally {
+        console.warn = warn;
+      }
+      assert.deepEqual(warnings, []);
+      disposeModelFully(model);
+    });
   });
 });

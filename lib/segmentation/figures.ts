@@ -353,17 +353,52 @@ export function networkNodes(model: tf.LayersModel): NetworkNode[] {
 }
 
 /**
+ * Rows and columns of a network made of parallel branches (a multi-scale network): a layer named
+ * `…[k]` (a shared layer applied to branch k) or ending in the digit k (`pyramid1`, `up_s2`) sits in
+ * row k, in the column of its kind (the order kinds first appear); the layers before the branches
+ * sit in column 0 and the ones after them (concat, classifier) in the middle row.
+ */
+function branchLayout(nodes: NetworkNode[]): Map<string, { row: number; col: number }> {
+  const parse = (name: string) => {
+    const bracket = /^(.*)\[(\d+)\]$/.exec(name);
+    if (bracket) return { kind: bracket[1], branch: Number(bracket[2]) };
+    const digit = /^(.*?)(\d+)$/.exec(name);
+    return digit ? { kind: digit[1], branch: Number(digit[2]) } : { kind: name, branch: null };
+  };
+  const parsed = nodes.map((n) => parse(n.name));
+  const rows = Math.max(0, ...parsed.map((p) => p.branch ?? 0)) + 1;
+  const firstBranch = parsed.findIndex((p) => p.branch !== null);
+  // A pyramid (branch-numbered downsampling layers) is drawn under the input, in column 0.
+  const isPyramid = (i: number) => parsed[i].branch !== null && nodes[i].op.includes('/2') && nodes[i].shape[2] === nodes[0].shape[2];
+  const kinds: string[] = [];
+  const out = new Map<string, { row: number; col: number }>();
+  nodes.forEach((n, i) => {
+    const p = parsed[i];
+    if (p.branch === null && (firstBranch < 0 || i < firstBranch)) out.set(n.name, { row: 0, col: 0 });
+    else if (isPyramid(i)) out.set(n.name, { row: p.branch!, col: 0 });
+    else {
+      if (!kinds.includes(p.kind)) kinds.push(p.kind);
+      out.set(n.name, { row: p.branch ?? Math.floor((rows - 1) / 2), col: 1 + kinds.indexOf(p.kind) });
+    }
+  });
+  return out;
+}
+
+/**
  * An encoder–decoder drawn as a "U": each layer's output a block at its resolution level (rows:
  * full size on top, 1/8 at the bottom), block width growing with the channels, labelled with the
  * layer, its operation and its H×W×C. Arrows follow the data; links that skip ahead (skip
  * connections, pooling switches) are dashed and coloured.
  */
-export function networkDiagram(nodes: NetworkNode[], options: { title?: string; subtitle?: string | string[]; layout?: 'u' | 'flat' } = {}): TopLevelSpec {
+export function networkDiagram(nodes: NetworkNode[], options: { title?: string; subtitle?: string | string[]; layout?: 'u' | 'flat' | 'branches' } = {}): TopLevelSpec {
   if (nodes.length === 0) throw new Error('networkDiagram needs at least one layer');
   const maxSide = Math.max(...nodes.map((n) => n.shape[0]));
   const flat = options.layout === 'flat';
-  const levelOf = (n: NetworkNode) => (flat ? 0 : Math.min(4, Math.round(Math.log2(maxSide / Math.max(1, n.shape[0])))));
-  const colW = 56;
+  const branches = options.layout === 'branches' ? branchLayout(nodes) : null;
+  const levelOf = (n: NetworkNode) => (branches ? branches.get(n.name)!.row : flat ? 0 : Math.min(4, Math.round(Math.log2(maxSide / Math.max(1, n.shape[0])))));
+  const columnOf = (n: NetworkNode, i: number) => (branches ? branches.get(n.name)!.col : i);
+  const label = (n: NetworkNode) => (branches ? n.name.replace(/^shared_/, '') : n.name);
+  const colW = branches ? 88 : 56;
   const rowH = 112;
   const at = new Map<string, { x: number; y: number; w: number; h: number }>();
   const blocks: Row[] = [];
@@ -372,11 +407,11 @@ export function networkDiagram(nodes: NetworkNode[], options: { title?: string; 
     const level = levelOf(n);
     const h = Math.max(10, Math.min(58, 58 * Math.sqrt(n.shape[0] / maxSide)));
     const w = Math.max(5, Math.min(34, 3 * Math.sqrt(n.shape[2])));
-    const cx = 20 + i * colW + colW / 2;
+    const cx = 20 + columnOf(n, i) * colW + colW / 2;
     const cy = 52 + level * rowH;
     at.set(n.name, { x: cx, y: cy, w, h });
     blocks.push({ x: cx - w / 2, x2: cx + w / 2, y: cy - h / 2, y2: cy + h / 2, name: n.name, op: n.op, shape: n.shape.join('×') });
-    texts.push({ x: cx, y: cy + h / 2 + 11, text: n.name, kind: 'name' });
+    texts.push({ x: cx, y: cy + h / 2 + 11, text: label(n), kind: 'name' });
     texts.push({ x: cx, y: cy + h / 2 + 23, text: n.shape.join('×'), kind: 'shape' });
     n.op.split(' + ').reverse().forEach((line, k) => texts.push({ x: cx, y: cy - h / 2 - 6 - 10 * k, text: k === 0 || n.op.split(' + ').length === 1 ? line : `${line} +`, kind: 'op' }));
   });
@@ -387,11 +422,12 @@ export function networkDiagram(nodes: NetworkNode[], options: { title?: string; 
       const b = at.get(n.name);
       if (!a || !b) return;
       const j = nodes.findIndex((m) => m.name === src);
-      const skip = i - j > 1;
+      const skip = !branches && i - j > 1;
       links.push({ x: a.x + a.w / 2, y: a.y, x2: b.x - b.w / 2, y2: b.y, kind: skip ? 'skip / switches' : 'data' });
     });
   });
-  const width = 40 + nodes.length * colW;
+  const width = 40 + (Math.max(...nodes.map(columnOf)) + 1) * colW;
+  const legend = links.some((l) => l.kind !== 'data') ? { orient: 'top', title: null } : null; // no skips: nothing to tell apart
   const levels = Math.max(...nodes.map(levelOf)) + 1;
   const height = 52 + levels * rowH;
   const x = { type: 'quantitative' as const, scale: { domain: [0, width], range: [0, width], nice: false, zero: false }, axis: null };
@@ -408,8 +444,8 @@ export function networkDiagram(nodes: NetworkNode[], options: { title?: string; 
         mark: { type: 'rule', strokeWidth: 1.5 },
         encoding: {
           x: { field: 'x', ...x }, y: { field: 'y', ...y }, x2: { field: 'x2' }, y2: { field: 'y2' },
-          color: { field: 'kind', type: 'nominal', scale: { domain: ['data', 'skip / switches'], range: [roles.muted, '#D55E00'] }, legend: { orient: 'top', title: null } },
-          strokeDash: { field: 'kind', type: 'nominal', scale: { domain: ['data', 'skip / switches'], range: [[1, 0], [5, 3]] }, legend: null },
+          color: { field: 'kind', type: 'nominal', scale: { domain: ['data', 'skip / switches'], range: [roles.muted, '#D55E00'] }, legend },
+          strokeDash: { field: 'kind', type: 'nominal', scale: { domain: ['data', 'skip / switches'], range: [[1, 0], [5, 3]] }, legend },
         },
       },
       {
