@@ -295,8 +295,8 @@ export async function trainPatchClassifier(options: {
         return tf.losses.softmaxCrossEntropy(tf.oneHot(batch.ys, logits.shape[1]), logits) as tf.Scalar;
       },
       progress: options.progress,
-      // One display update per 2 s and no live chart: two displays updated back to back can collide in
-      // tslab's socket under load (EBUSY), which kills the kernel (the loss curves are drawn afterwards).
+      // One progress update per 2 s and no live chart: redrawing the chart costs time the notebooks'
+      // full-profile budget does not have; they draw the loss curves right after training.
       chart: false,
       progressSeconds: 2,
     });

@@ -116,8 +116,8 @@ export async function trainSegmenter(options: TrainSegmenterOptions): Promise<Tr
       progress: options.progress,
       maxSeconds: options.maxSeconds,
       shouldStop: options.shouldStop,
-      // One display update per 2 s and no live chart: two displays updated back to back can collide in
-      // tslab's socket under load (EBUSY), which kills the kernel (the loss curves are drawn afterwards).
+      // One progress update per 2 s and no live chart: redrawing the chart costs time the notebooks'
+      // full-profile budget does not have; they draw the loss curves right after training.
       chart: false,
       progressSeconds: 2,
     });
@@ -206,8 +206,8 @@ export async function trainDigitClassifier(options: {
         return tf.losses.softmaxCrossEntropy(tf.oneHot(batch.ys, 10), logits) as tf.Scalar;
       },
       progress: options.progress,
-      // One display update per 2 s and no live chart: two displays updated back to back can collide in
-      // tslab's socket under load (EBUSY), which kills the kernel (the loss curves are drawn afterwards).
+      // One progress update per 2 s and no live chart: redrawing the chart costs time the notebooks'
+      // full-profile budget does not have; they draw the loss curves right after training.
       chart: false,
       progressSeconds: 2,
     });
