@@ -1,5 +1,5 @@
 /**
- * Handout HTML: rendered from hand-made executed notebooks (test/fixtures/handout/), checked as
+ * Handout HTML: rendered from hand-made executed notebooks (test/handout-fixtures.ts), checked as
  * text, then opened offline in Chromium (one browser for the whole file).
  *
  * HANDOUT_TEST_OUT=<dir> keeps the rendered pages and a screenshot there (default: a temp dir
@@ -20,13 +20,15 @@ import {
   type Notebook,
 } from '../tools/render-html';
 import { scriptAsset, type ScriptAsset } from '../tools/assets';
+import { makeHandoutFixtures, type HandoutFixture } from './handout-fixtures';
 import { launchBrowser, checkHandout, interact, screenshotHandout, setVegaSlider, describeProblems } from '../tools/browser';
 
-const FIXTURES = path.join(__dirname, 'fixtures', 'handout');
 const VEGALITE = 'application/vnd.vegalite.v5+json';
 
-function loadFixture(name: string): Notebook {
-  return JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.ipynb`), 'utf8')) as Notebook;
+let fixtures: Record<HandoutFixture, unknown> | null = null;
+function loadFixture(name: HandoutFixture): Notebook {
+  fixtures ??= makeHandoutFixtures();
+  return structuredClone(fixtures[name]) as Notebook; // each caller gets its own copy to change
 }
 
 /** Markup without the bodies of executable scripts (the inlined libraries mention URLs in code). */
