@@ -9,6 +9,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import { mulberry32 } from '../lib/runtime/random';
+import { setup } from '../lib/runtime';
 import { randomGrid } from '../lib/convolution/grid';
 import { overlapCounts, transposedConv2dNaive, transposedConv2dSteps } from '../lib/convolution/naive';
 import { convMatrix } from '../lib/convolution/matrix';
@@ -283,6 +284,9 @@ describe('plot/specs', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('convolution/figures', () => {
+  // These build tensors: pick the backend here, not by luck of which test file ran first.
+  before(async () => { await setup({ quiet: true }); });
+
   describe('convDiagram: the three slide cases', () => {
     it('3×3, stride 1, pad 1: 4×4 → 4×4, the window slides one cell per step', async () => {
       const spec = convDiagram({ inputSize: 4, kernelSize: 3, stride: 1, padding: 1, mode: 'conv' }, { cellSize: 30 });

@@ -77,7 +77,7 @@ function labelLookup(labels: readonly string[]): string {
  * the token as its if() function: "Unrecognized signal name: if"), so a literal is written as
  * single-character pieces joined with + whenever it contains the keyword.
  */
-export function vegaStringLiteral(text: string): string {
+function vegaStringLiteral(text: string): string {
   const quote = (piece: string) => `'${piece.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
   if (!/if/.test(text)) return quote(text);
   return `(${Array.from(text, quote).join('+')})`;

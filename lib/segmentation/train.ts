@@ -170,16 +170,9 @@ export function evaluateSegmenter(model: tf.LayersModel, scenes: SceneSet, optio
  * Trains a digit classifier (createEncoderClassifier) on single-digit scenes of side `size` (the
  * scene generator's digits, scales and backgrounds, one digit each), with Adam and the kit's loop.
  */
-export async function trainDigitClassifier(options: {
-  model: tf.LayersModel;
-  digits: DigitSet;
-  steps: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
-  sceneOptions?: SceneOptions;
-  progress?: ProgressMode;
-}): Promise<TrainHistory> {
+export async function trainDigitClassifier(
+  options: Pick<TrainSegmenterOptions, 'model' | 'digits' | 'steps' | 'batchSize' | 'learningRate' | 'seed' | 'sceneOptions' | 'progress'>,
+): Promise<TrainHistory> {
   const { model, steps, batchSize, learningRate } = options;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a whole number ≥ 1 (got ${steps})`);
   const size = (model.inputs[0].shape[1] ?? 48) as number;

@@ -56,6 +56,19 @@ function frameScales(extent: number) {
   };
 }
 
+/** The image's extent [−1, 1]² as a dark dashed frame, so a zoomed-out window shows where the image ends. */
+function frameLayer(scales: ReturnType<typeof frameScales>): Spec {
+  return {
+    data: { values: [{ x: -1, y: -1, x2: 1, y2: 1 }] },
+    mark: { type: 'rect', fill: '#202020', stroke: roles.muted, strokeDash: [3, 2] },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', scale: scales.x, axis: null },
+      y: { field: 'y', type: 'quantitative', scale: scales.y, axis: null },
+      x2: { field: 'x2' }, y2: { field: 'y2' },
+    },
+  };
+}
+
 /** Layers drawing an image in normalised coordinates ([−1, 1] at its outer pixel edges). */
 function imageLayer(image: Image, o: PanelOptions): Spec {
   const px = (t: number) => ((t + o.extent) / (2 * o.extent)) * o.size;
@@ -70,16 +83,7 @@ function imageLayer(image: Image, o: PanelOptions): Spec {
 function gridPanel(image: Image, theta: Theta, o: PanelOptions): Spec {
   const scales = frameScales(o.extent);
   const layers: Spec[] = [
-    {
-      // The frame: the image's extent, so a zoomed-out window shows where the image ends.
-      data: { values: [{ x: -1, y: -1, x2: 1, y2: 1 }] },
-      mark: { type: 'rect', fill: '#202020', stroke: roles.muted, strokeDash: [3, 2] },
-      encoding: {
-        x: { field: 'x', type: 'quantitative', scale: scales.x, axis: null },
-        y: { field: 'y', type: 'quantitative', scale: scales.y, axis: null },
-        x2: { field: 'x2' }, y2: { field: 'y2' },
-      },
-    },
+    frameLayer(scales),
     imageLayer(image, o),
   ];
   const every = o.every ?? 0;
@@ -194,14 +198,7 @@ export function affinePixelFigure(image: Image, theta: Theta, options: AffinePix
     width: size, height: size,
     title: { text: 'input (source): θ·(xᵗ, yᵗ, 1)', fontSize: 12 },
     layer: [
-      {
-        data: { values: [{ x: -1, y: -1, x2: 1, y2: 1 }] },
-        mark: { type: 'rect', fill: '#202020', stroke: roles.muted, strokeDash: [3, 2] },
-        encoding: {
-          x: { field: 'x', type: 'quantitative', scale: sx.x, axis: null }, y: { field: 'y', type: 'quantitative', scale: sx.y, axis: null },
-          x2: { field: 'x2' }, y2: { field: 'y2' },
-        },
-      },
+      frameLayer(sx),
       imageLayer(image, { size, extent }),
       {
         data: { values: rows },
@@ -457,14 +454,7 @@ export function transformerExplorer(image: Image, options: ExplorerOptions = {})
     width: size, height: size,
     title: { text: `input ${H}×${W} with the sampling grid`, fontSize: 12 },
     layer: [
-      {
-        data: { values: [{ x: -1, y: -1, x2: 1, y2: 1 }] },
-        mark: { type: 'rect', fill: '#202020', stroke: roles.muted, strokeDash: [3, 2] },
-        encoding: {
-          x: { field: 'x', type: 'quantitative', scale: sx.x, axis: null }, y: { field: 'y', type: 'quantitative', scale: sx.y, axis: null },
-          x2: { field: 'x2' }, y2: { field: 'y2' },
-        },
-      },
+      frameLayer(sx),
       imageLayer(image, { size, extent }),
       {
         data: { name: 'grid' },
