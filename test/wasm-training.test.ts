@@ -138,7 +138,7 @@ describe('lib/backend/wasm-training', () => {
       }
       assert.equal(tf.getKernel('MaxPoolGrad', 'wasm').kernelFunc as unknown, internals.maxPoolGrad as unknown);
       const fast = { Slice: internals.slice, Unpack: internals.unpack, SplitV: internals.splitV, Identity: internals.identity,
-        GatherV2: internals.gatherV2, Sum: internals.sum, Tanh: internals.tanh } as Record<string, unknown>;
+        GatherV2: internals.gatherV2, Sum: internals.sum, Tanh: internals.tanh, Tile: internals.tile } as Record<string, unknown>;
       for (const [name, impl] of Object.entries(fast)) {
         assert.equal(tf.getKernel(name, 'wasm').kernelFunc as unknown, impl, `${name} is not the replacement`);
         assert.ok(internals.stockKernel(name) !== undefined, `${name}: the stock kernel was not kept`);
@@ -576,7 +576,7 @@ describe('lib/backend/wasm-training', () => {
     }
   });
 
-  describe('Identity, GatherV2, Sum, Tanh replacements match cpu', () => {
+  describe('Identity, GatherV2, Sum, Tanh, Tile replacements match cpu', () => {
     it('Identity shares the data yet outlives its input; float32, int32 and bool', async () => {
       await tf.setBackend('wasm');
       const idsBefore = tf.engine().backend.numDataIds();
@@ -668,6 +668,42 @@ describe('lib/backend/wasm-training', () => {
       for (const [i, v] of special.entries()) if (Math.abs(v) >= 20) assert.equal(wasm[i], Math.sign(v), `tanh(${v})`);
       const [nan] = await onBackend('wasm', () => [tf.tanh(tf.tensor1d([NaN]))]);
       assert.ok(Number.isNaN(nan[0]), 'tanh(NaN)');
+    });
+
+    const TILES: { name: string; shape: number[]; reps: number[] }[] = [
+      { name: 'batch norm statistics [1, 1, 1, C] to a batch of maps', shape: [1, 1, 1, 5], reps: [3, 7, 6, 1] },
+      { name: 'every axis repeated, odd counts (doubling with a remainder)', shape: [2, 3, 2], reps: [3, 5, 7] },
+      { name: 'rank 1', shape: [4], reps: [9] },
+      { name: 'rank 5, reps of 1 mixed in', shape: [2, 1, 3, 1, 2], reps: [1, 4, 1, 3, 2] },
+      { name: 'nothing repeated (a copy)', shape: [3, 4], reps: [1, 1] },
+      { name: 'zero reps (empty output)', shape: [2, 3], reps: [0, 2] },
+    ];
+    for (const c of TILES) {
+      it(`tile: ${c.name}; float32, int32, bool, and the gradient`, async () => {
+        const x = param(c.shape, 151);
+        const ints = Int32Array.from(x.values, (v) => Math.round(v * 100));
+        const run = (backend: Backend) => onBackend(backend, () => [
+          tf.tile(tf.tensor(x.values, c.shape), c.reps),
+          tf.tile(tf.tensor(ints, c.shape, 'int32'), c.reps),
+          tf.tile(tf.tensor(ints, c.shape, 'int32').greater(0), c.reps),
+        ]);
+        const wasm = await run('wasm');
+        const cpu = await run('cpu');
+        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `${c.name}: output ${i}`));
+        if (c.reps.every((r) => r > 0) && c.shape.length <= 4) { // tfjs has no tile gradient beyond rank 4
+          const loss = (t: tf.Tensor) => weightedSquare(tf.tile(t, c.reps), 152);
+          const grads = await assertWasmMatchesCpu([x], loss, c.name);
+          await assertFiniteDifferences([x], loss, grads, 0, c.name);
+        }
+      });
+    }
+
+    it('tile of a scalar-shaped and a large tensor matches cpu (the view is taken after the output is allocated)', async () => {
+      const big = param([1, 1, 1, 16], 153);
+      const run = (backend: Backend) => onBackend(backend, () => [tf.tile(tf.tensor(big.values, big.shape), [16, 64, 64, 1]), tf.tile(tf.tensor([2.5], [1]), [5])]);
+      const wasm = await run('wasm');
+      const cpu = await run('cpu');
+      wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `output ${i}`));
     });
 
     it('tanh gradient matches cpu and finite differences', async () => {
