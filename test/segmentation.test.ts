@@ -26,6 +26,7 @@ import {
   greyPixels, createEncoderClassifier, transferEncoder, trainDigitClassifier, digitClassifierAccuracy, disposeModelFully,
   upsamplingFilters, loadShippedSegmenter, shippedScores, SEG_LESSON,
 } from '../lib/segmentation';
+import { weightedSoftmaxCrossEntropy } from '../lib/segmentation/train';
 
 function leakCheck<T>(fn: () => T): T {
   const before = tf.memory().numTensors;
@@ -396,6 +397,35 @@ describe('lib/segmentation', function () {
       const weighted = segmentationLoss(logits, labels2, 0.5).dataSync()[0];
       assert.ok(Math.abs(weighted - (0.5 * each[0] + each[0]) / 1.5) < 1e-5);
       tf.dispose([logits, labels, labels2]);
+    });
+
+    it('as one op (weightedSoftmaxCrossEntropy): the same value and gradient as tf.losses.softmaxCrossEntropy weighted, and finite differences', () => {
+      const shape = [2, 3, 5, 11];
+      const values = Array.from({ length: 2 * 3 * 5 * 11 }, (_, i) => 3 * Math.sin(i * 0.37) + Math.cos(i * 1.3));
+      const labelValues = Array.from({ length: 30 }, (_, i) => (i * 7) % 13 < 11 ? (i * 7) % 13 : 0); // background and every digit class
+      const labels = tf.tensor3d(labelValues, [2, 3, 5], 'int32');
+      const reference = (x: tf.Tensor, bw: number) => {
+        const perPixel = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 11), x, undefined, undefined, tf.Reduction.NONE);
+        const w = tf.where(labels.equal(0), tf.scalar(bw), tf.scalar(1));
+        return perPixel.mul(w).sum().div(w.sum()) as tf.Scalar;
+      };
+      for (const bw of [1, 0.3]) {
+        const x = tf.tensor4d(values, shape as [number, number, number, number]);
+        const ours = tf.valueAndGrad((t: tf.Tensor) => weightedSoftmaxCrossEntropy(t, labels, bw))(x);
+        const ref = tf.valueAndGrad((t: tf.Tensor) => reference(t, bw))(x);
+        assert.ok(Math.abs(ours.value.dataSync()[0] - ref.value.dataSync()[0]) < 1e-5, `bw ${bw}: value ${ours.value.dataSync()[0]} vs ${ref.value.dataSync()[0]}`);
+        assert.ok(maxAbsDifference(ours.grad.dataSync(), ref.grad.dataSync()) < 1e-6, `bw ${bw}: gradients differ`);
+        // finite differences on a few logits, in float64 through the reference formula
+        const g = ours.grad.dataSync();
+        for (const i of [0, 17, 100, 329]) {
+          const at = (d: number) => reference(tf.tensor4d(values.map((v, j) => (j === i ? v + d : v)), shape as [number, number, number, number]), bw).dataSync()[0];
+          const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
+          assert.ok(Math.abs(numeric - g[i]) < 2e-4, `bw ${bw}, logit ${i}: ${g[i]} vs finite difference ${numeric}`);
+        }
+        tf.dispose([x, ours.value, ours.grad, ref.value, ref.grad]);
+      }
+      assert.throws(() => weightedSoftmaxCrossEntropy(tf.zeros([2, 3, 4, 11]), labels), /do not match logits/);
+      labels.dispose();
     });
 
     it('add the digits-only term on digit pixels when asked', () => {

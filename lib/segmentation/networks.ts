@@ -3,11 +3,12 @@
  *
  *   encoder (shared):  [enc1 conv3×3 (+ batch norm) → pool1] → [enc2 → pool2] → [enc3 → pool3] → ctx1 → ctx2
  *                      64×64 → 32×32 → 16×16 → 8×8, channels `channels` then the last one again
- *   FCN decoder:       three learned stride-2 transposed convolutions (4×4, no checkerboard),
- *                      8×8 → 16 → 32 → 64, then a 1×1 convolution to class scores.
- *                      With `skips`, each upsampled map is summed with a 1×1 projection of the
- *                      encoder features of the same size before its ReLU (Long et al. 2015's
- *                      skips, fusing features rather than score maps).
+ *   FCN decoder:       a 1×1 convolution to class scores at 1/8 resolution (score8), then
+ *                      without skips one learned ×8 transposed convolution (16×16) to full size;
+ *                      with skips three learned ×2 transposed convolutions (4×4, no
+ *                      checkerboard), 8×8 → 16 → 32 → 64, each summed with class scores a 1×1
+ *                      convolution reads off the encoder features of that size (Long et al.
+ *                      2015's score fusion). Every upsampling starts as bilinear interpolation.
  *   DeconvNet decoder: max-unpooling with the encoder's pooling switches, each followed by a 3×3
  *                      convolution (Noh et al. 2015), then the 1×1 scores.
  *

@@ -50,10 +50,7 @@ export function segmentationLoss(logits: tf.Tensor, labels: tf.Tensor, backgroun
   return tf.tidy(() => {
     const classes = logits.shape[logits.rank - 1] as number;
     const labelsInt = labels.toInt();
-    const target = tf.oneHot(labelsInt, classes); // [b, h, w, classes]
-    const perPixel = tf.losses.softmaxCrossEntropy(target, logits, undefined, undefined, tf.Reduction.NONE); // [b, h, w]
-    const weights = backgroundWeight === 1 ? tf.onesLike(perPixel) : tf.where(labelsInt.equal(0), tf.scalar(backgroundWeight), tf.scalar(1)); // [b, h, w]
-    let loss = perPixel.mul(weights).sum().div(weights.sum()) as tf.Scalar;
+    let loss = weightedSoftmaxCrossEntropy(logits, labelsInt, backgroundWeight);
     if (digitWeight > 0) {
       const size = logits.shape.slice(0, -1).concat([classes - 1]);
       const digitLogits = logits.slice(Array(logits.rank).fill(0).map((_, i) => (i === logits.rank - 1 ? 1 : 0)), size); // [b, h, w, classes − 1]
@@ -65,6 +62,37 @@ export function segmentationLoss(logits: tf.Tensor, labels: tf.Tensor, backgroun
     }
     return loss;
   });
+}
+
+/**
+ * Σ w·(−log softmax(logits)[label]) / Σ w over the pixels, with w = `backgroundWeight` on
+ * background pixels (label 0) and 1 elsewhere, as one op with its gradient written out:
+ * (softmax − one-hot)·w/Σw. Equal to tf.losses.softmaxCrossEntropy weighted the same way (tested,
+ * values and gradients), which builds it from ~15 kernels, three of them an exp per element;
+ * this is one softmax. A probability that underflows float32 (a logit gap above ~87) caps a
+ * pixel's loss at −log(1e−38) ≈ 87.5; the gradient is unaffected.
+ */
+export function weightedSoftmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, backgroundWeight = 1): tf.Scalar {
+  const classes = logits.shape[logits.rank - 1] as number;
+  if (labels.size * classes !== logits.size) {
+    throw new Error(`labels [${labels.shape}] do not match logits [${logits.shape}]: one label per pixel, ${classes} scores each`);
+  }
+  const op = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const rows = labels.size;
+    const p = tf.softmax(x.reshape([rows, classes]));                                  // [N, C]
+    const flat = labels.reshape([rows]).toInt();                                       // [N]
+    const y = tf.oneHot(flat, classes).toFloat();                                      // [N, C]
+    const w = backgroundWeight === 1 ? tf.ones([rows]) : tf.where(flat.equal(0), tf.fill([rows], backgroundWeight), tf.ones([rows])); // [N]
+    const wn = w.div(w.sum());                                                         // [N], sums to 1
+    save([p, y, wn]);
+    const picked = tf.maximum(tf.sum(tf.mul(p, y), 1), 1e-38);                        // [N]
+    return {
+      value: tf.neg(tf.sum(tf.mul(tf.log(picked), wn))) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, [ps, ys, ws]: tf.Tensor[]) =>
+        tf.mul(tf.sub(ps, ys), tf.mul(ws.reshape([rows, 1]), dy)).reshape(x.shape),    // (p − y)·w/Σw·dy
+    };
+  });
+  return op(logits) as tf.Scalar;
 }
 
 export interface TrainSegmenterOptions {
