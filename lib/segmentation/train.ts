@@ -77,7 +77,8 @@ export function weightedSoftmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor
   if (labels.size * classes !== logits.size) {
     throw new Error(`labels [${labels.shape}] do not match logits [${logits.shape}]: one label per pixel, ${classes} scores each`);
   }
-  const op = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor, save = args[1] as tf.GradSaveFunc;
     const rows = labels.size;
     const p = tf.softmax(x.reshape([rows, classes]));                                  // [N, C]
     const flat = labels.reshape([rows]).toInt();                                       // [N]
