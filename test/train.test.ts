@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, normal, setup } from '../lib/runtime';
-import { createStopFlag, lastHistory, lossCurve, train, TrainError, type Dataset, type TrainHistory, type TrainOptions, type XY } from '../lib/train';
+import { createAdam, createStopFlag, lastHistory, lossCurve, train, TrainError, type Dataset, type TrainHistory, type TrainOptions, type XY } from '../lib/train';
 import { VEGA_LITE_MIME } from '../lib/plot/show';
 
 /** y = X·w + b + noise, seeded; also the least-squares [w…, b] from the normal equations in float64. */
@@ -493,5 +493,68 @@ describe('train', function () {
       const custom = lossCurve({ ...history, metricName: 'accuracy' }) as unknown as { data: { values: { series: string }[] } };
       assert.ok(!custom.data.values.some((r) => r.series === 'val loss'), 'a metric in other units stays off the loss axis');
     });
+  });
+});
+
+describe('createAdam: tf.train.adam with a one-kernel update', function () {
+  before(async () => { await setup({ quiet: true, profile: 'quick', backend: 'wasm' }); });
+
+  const SHAPES = [[3, 5], [7], [2, 3, 3, 4], [1]];
+  /** Runs `steps` Adam steps on fresh seeded variables; the learning rate changes every step, as under a cosine decay. */
+  function run(optimizer: tf.Optimizer, steps: number): Float32Array[] {
+    const rng = mulberry32(5);
+    const vars = SHAPES.map((shape, i) => tf.variable(tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, () => normal(rng)), shape), true, `adam_test_${i}_${Math.random()}`));
+    const weights = SHAPES.map((shape) => tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, () => normal(rng)), shape));
+    for (let step = 0; step < steps; step++) {
+      (optimizer as unknown as { learningRate: number }).learningRate = 0.05 * (1 + Math.cos(step));
+      const loss = () => tf.addN(vars.map((v, i) => tf.sum(tf.mul(tf.sin(v.mul(1.3)), weights[i])).add(tf.sum(tf.square(v)).mul(0.1)))) as tf.Scalar;
+      const { grads } = tf.variableGrads(loss, vars);
+      const before = tf.memory().numTensors;
+      optimizer.applyGradients(grads);
+      if (step > 0) assert.equal(tf.memory().numTensors, before, `step ${step}: the update leaked tensors`);
+      tf.dispose(Object.values(grads));
+    }
+    const values = vars.map((v) => v.dataSync() as Float32Array);
+    tf.dispose([...vars, ...weights]);
+    return values;
+  }
+
+  it('matches tf.train.adam on wasm to float rounding over 8 steps with a changing learning rate, and its moments too', async () => {
+    await tf.setBackend('wasm');
+    const ours = createAdam(0.05), stock = tf.train.adam(0.05);
+    const a = run(ours, 8), b = run(stock, 8);
+    a.forEach((v, i) => v.forEach((x, j) => assert.ok(Math.abs(x - b[i][j]) <= 2e-6 * (1 + Math.abs(x)), `variable ${i}[${j}]: ${x} vs ${b[i][j]}`)));
+    const [wa, wb] = [await ours.getWeights(), await stock.getWeights()];
+    assert.equal(wa.length, wb.length);
+    assert.deepEqual(wa.map((w) => w.name.replace(/adam_test_\d+_[\d.e-]+/, 'v')), wb.map((w) => w.name.replace(/adam_test_\d+_[\d.e-]+/, 'v')));
+    wa.forEach((w, i) => {
+      const x = w.tensor.dataSync(), y = wb[i].tensor.dataSync();
+      x.forEach((q, j) => assert.ok(Math.abs(q - y[j]) <= 2e-6 * (1 + Math.abs(q)), `${w.name}[${j}]: ${q} vs ${y[j]}`));
+    });
+    ours.dispose();
+    stock.dispose();
+  });
+
+  it('runs one KitAdamUpdate kernel per variable on wasm, and is tf.train.adam exactly on cpu', async () => {
+    await tf.setBackend('wasm');
+    const v = tf.variable(tf.tensor1d([1, -2, 3]));
+    const opt = createAdam(0.1);
+    const info = await tf.profile(() => { opt.minimize(() => tf.sum(tf.square(v)) as tf.Scalar); });
+    const names = info.kernels.map((k) => k.name);
+    assert.equal(names.filter((n) => n === 'KitAdamUpdate').length, 1, names.join(' '));
+    assert.ok(!names.includes('Sqrt'), `the stock update ran too: ${names.join(' ')}`);
+    tf.dispose([v]);
+    opt.dispose();
+    await tf.setBackend('cpu');
+    try {
+      const a = run(createAdam(0.05), 4), b = run(tf.train.adam(0.05), 4);
+      a.forEach((x, i) => assert.deepEqual(Array.from(x), Array.from(b[i]), `variable ${i}`));
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  it('refuses a learning rate that is not positive', () => {
+    assert.throws(() => createAdam(0), /learningRate must be > 0/);
   });
 });

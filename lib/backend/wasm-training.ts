@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm'; // also registers the 'wasm' backend and its kernels
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { installAdamKernel } from './adam-kernel';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -1057,6 +1058,7 @@ export function installWasmTrainingKernels(): string[] {
   }
   registered.push(...replaceKernels(REPLACED));
   installWasmFastKernels();
+  installAdamKernel(); // for createAdam (lib/train/adam.ts); not listed either
   return registered;
 }
 

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DigitSet } from '../data/mnist';
 import { train } from '../train/loop';
+import { createAdam } from '../train/adam';
 import type { Dataset, ProgressMode, TrainHistory } from '../train/types';
 import { accumulateConfusion, emptyConfusion, scoresFromConfusion, type SegmentationScores } from './metrics';
 import { generateScenes, SEG_NUM_CLASSES, type SceneOptions, type SceneSet } from './scenes';
@@ -123,7 +124,7 @@ export async function trainSegmenter(options: TrainSegmenterOptions): Promise<Tr
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a whole number ≥ 1 (got ${steps})`);
   if (!(learningRate > 0)) throw new Error(`learningRate must be > 0 (got ${learningRate})`);
   const data = sceneDataset(options.digits, steps * batchSize, { ...options.sceneOptions, seed: options.seed });
-  const optimizer = tf.train.adam(learningRate);
+  const optimizer = createAdam(learningRate);
   const decay = options.cosineDecay ?? true;
   let step = 0;
   try {
@@ -219,7 +220,7 @@ export async function trainDigitClassifier(
       return { xs: tf.tensor4d(images, [indices.length, size, size, 1]), ys: tf.tensor1d(labels, 'int32') };
     },
   };
-  const optimizer = tf.train.adam(learningRate);
+  const optimizer = createAdam(learningRate);
   try {
     return await train({
       data, batchSize, epochs: 1, shuffle: false, model, optimizer,

@@ -6,3 +6,4 @@ export * from './types';
 export { TrainError } from './options';
 export { train, createStopFlag, lastHistory, type StopFlag } from './loop';
 export { lossCurve, progressLine, formatDuration, type LossCurveOptions, type ProgressState } from './progress';
+export { createAdam, FusedAdamOptimizer } from './adam';
