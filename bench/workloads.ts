@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32, normal, type Rng } from '../lib/runtime/random';
 import { attentionDecoder, gruSequence } from './recurrent';
+import { createAdam } from '../lib/train/adam';
 
 export type WorkloadName = 'seg' | 's2s' | 'stn';
 export const WORKLOADS: readonly WorkloadName[] = ['seg', 's2s', 'stn'];
@@ -27,8 +28,9 @@ export interface StepOptions {
   learningRate?: number;
   /**
    * 'fused' (default): the loss is softmaxCrossEntropy below, and in s2s the encoder GRUs and the
-   * attention decoder are each one op with a hand-written backward pass (bench/recurrent.ts).
-   * 'plain': tf.losses.softmaxCrossEntropy, and s2s op by op, differentiated by tfjs — the
+   * attention decoder are each one op with a hand-written backward pass (bench/recurrent.ts), and
+   * Adam is lib's createAdam (one update kernel per variable on wasm).
+   * 'plain': tf.losses.softmaxCrossEntropy, tf.train.adam, and s2s op by op, differentiated by tfjs — the
    * reference the fused gradients are checked against, and the "before" of that lever.
    */
   formulation?: 'fused' | 'plain';
@@ -154,9 +156,10 @@ export function convBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tenso
 
 function makeStep(
   workload: WorkloadName, batch: number, flops: number, variables: tf.Variable[], data: tf.Tensor[],
-  loss: () => tf.Scalar, learningRate: number,
+  loss: () => tf.Scalar, learningRate: number, formulation: StepOptions['formulation'],
 ): TrainingStep {
-  const optimizer = tf.train.adam(learningRate);
+  // fused: lib's createAdam (one update kernel per variable on wasm); plain: tf.train.adam
+  const optimizer = formulation === 'plain' ? tf.train.adam(learningRate) : createAdam(learningRate);
   const step = (): number => {
     const cost = optimizer.minimize(loss, true, variables);
     if (cost === null) throw new Error('minimize returned no cost');
@@ -234,7 +237,7 @@ export function createSegStep(options: StepOptions = {}): TrainingStep {
     const logits = tf.fused.matMul({ a: tf.reshape(u2, [n * H * W, 16]), b: w4, bias: b4 }); // [n·H·W, C]
     return crossEntropy(labels, logits);
   };
-  return makeStep('seg', B, segFlops(), variables, [x, labels], loss, options.learningRate ?? 1e-3);
+  return makeStep('seg', B, segFlops(), variables, [x, labels], loss, options.learningRate ?? 1e-3, options.formulation);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,7 +366,7 @@ export function createS2sStep(options: StepOptions = {}): TrainingStep {
     return crossEntropy(targets, logits);
   };
   const loss = options.formulation === 'plain' ? plainLoss : fusedLoss;
-  return makeStep('s2s', B, s2sFlops(), variables, [srcIds, tinIds, targets], loss, options.learningRate ?? 1e-3);
+  return makeStep('s2s', B, s2sFlops(), variables, [srcIds, tinIds, targets], loss, options.learningRate ?? 1e-3, options.formulation);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +484,7 @@ export function createStnStep(options: StepOptions = {}): TrainingStep {
     const logits = tf.fused.matMul({ a: ch, b: cw4, bias: cb4 });           // [n, K]
     return crossEntropy(labels, logits);
   };
-  return makeStep('stn', B, stnFlops(), variables, [x, labels], loss, options.learningRate ?? 1e-3);
+  return makeStep('stn', B, stnFlops(), variables, [x, labels], loss, options.learningRate ?? 1e-3, options.formulation);
 }
 
 export const CREATE: Record<WorkloadName, (options?: StepOptions) => TrainingStep> = {
