@@ -425,6 +425,7 @@ describe('lib/segmentation', function () {
         tf.dispose([x, ours.value, ours.grad, ref.value, ref.grad]);
       }
       assert.throws(() => weightedSoftmaxCrossEntropy(tf.zeros([2, 3, 4, 11]), labels), /do not match logits/);
+      assert.throws(() => weightedSoftmaxCrossEntropy(tf.zeros([2, 3, 5, 11]), labels, 0), /backgroundWeight must be > 0/);
       labels.dispose();
     });
 

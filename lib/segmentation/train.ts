@@ -75,6 +75,7 @@ export function segmentationLoss(logits: tf.Tensor, labels: tf.Tensor, backgroun
  */
 export function weightedSoftmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, backgroundWeight = 1): tf.Scalar {
   const classes = logits.shape[logits.rank - 1] as number;
+  if (!(backgroundWeight > 0)) throw new Error(`backgroundWeight must be > 0 (got ${backgroundWeight}): a scene of background alone would have no weight`);
   if (labels.size * classes !== logits.size) {
     throw new Error(`labels [${labels.shape}] do not match logits [${logits.shape}]: one label per pixel, ${classes} scores each`);
   }
