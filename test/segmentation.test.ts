@@ -476,7 +476,10 @@ describe('lib/segmentation', function () {
         labellingCostFigure([{ size: 32, sliding: 1, fcn: 0.01 }, { size: 64, sliding: 4, fcn: 0.02 }]),
         networkDiagram(networkNodes(model)),
         lossCurvesFigure([{ name: 'a', loss: [3, 2, 1, 0.5] }]),
+        lossCurvesFigure([{ name: 'a', loss: [3, 2, 1, 0.5] }], { subtitle: 'restart at step 3', smoothing: 2 }),
       ];
+      const sub = (specs[specs.length - 1] as unknown as { title: { subtitle: string } }).title.subtitle;
+      assert.equal(sub, 'restart at step 3 · moving average over 2 steps');
       for (const spec of specs) {
         const svg = specToSvgSync({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...spec } as never);
         assert.match(svg, /<svg/);

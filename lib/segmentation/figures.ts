@@ -473,7 +473,7 @@ export function networkDiagram(nodes: NetworkNode[], options: { title?: string; 
 // ---------------------------------------------------------------------------------------------
 
 /** Smoothed training loss of several models against steps (log loss axis). */
-export function lossCurvesFigure(runs: { name: string; loss: number[] }[], options: { title?: string; smoothing?: number } = {}): TopLevelSpec {
+export function lossCurvesFigure(runs: { name: string; loss: number[] }[], options: { title?: string; subtitle?: string; smoothing?: number } = {}): TopLevelSpec {
   const window = options.smoothing ?? 20;
   const rows = runs.flatMap((r) => {
     const out: Row[] = [];
@@ -489,7 +489,7 @@ export function lossCurvesFigure(runs: { name: string; loss: number[] }[], optio
   const names = runs.map((r) => r.name);
   return {
     $schema: VEGA_LITE_SCHEMA,
-    title: figureTitle(options.title ?? 'Training loss', `moving average over ${window} steps`),
+    title: figureTitle(options.title ?? 'Training loss', [options.subtitle, `moving average over ${window} steps`].filter((t): t is string => t !== undefined).join(' · ')),
     width: 460,
     height: 240,
     data: { values: rows },
