@@ -34,6 +34,19 @@ async function onBackend(backend: Backend, f: () => tf.Tensor[]): Promise<Float3
   return values;
 }
 
+/** `op` gives the same values on wasm as on cpu for float32, int32 (x·100 rounded) and bool (int > 0) versions of x. */
+async function assertDtypesMatchCpu(x: { shape: number[]; values: Float32Array }, op: (t: tf.Tensor) => tf.Tensor, label: string): Promise<void> {
+  const ints = Int32Array.from(x.values, (v) => Math.round(v * 100));
+  const run = (backend: Backend) => onBackend(backend, () => [
+    op(tf.tensor(x.values, x.shape)),
+    op(tf.tensor(ints, x.shape, 'int32')),
+    op(tf.tensor(ints, x.shape, 'int32').greater(0)),
+  ]);
+  const wasm = await run('wasm');
+  const cpu = await run('cpu');
+  wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `${label}: output ${i}`));
+}
+
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
@@ -522,15 +535,7 @@ describe('lib/backend/wasm-training', () => {
     for (const c of SLICES) {
       it(`slice: ${c.name}`, async () => {
         const x = param(c.shape, 111);
-        const ints = Int32Array.from(x.values, (v) => Math.round(v * 100));
-        const run = (backend: Backend) => onBackend(backend, () => [
-          tf.slice(tf.tensor(x.values, c.shape), c.begin, c.size),
-          tf.slice(tf.tensor(ints, c.shape, 'int32'), c.begin, c.size),
-          tf.slice(tf.tensor(ints, c.shape, 'int32').greater(0), c.begin, c.size),
-        ]);
-        const wasm = await run('wasm');
-        const cpu = await run('cpu');
-        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `${c.name}: output ${i}`));
+        await assertDtypesMatchCpu(x, (t) => tf.slice(t, c.begin, c.size), c.name);
         if (c.name !== 'empty') {
           const params = [x];
           const loss = (t: tf.Tensor) => weightedSquare(tf.slice(t, c.begin, c.size), 112);
@@ -681,15 +686,7 @@ describe('lib/backend/wasm-training', () => {
     for (const c of TILES) {
       it(`tile: ${c.name}; float32, int32, bool, and the gradient`, async () => {
         const x = param(c.shape, 151);
-        const ints = Int32Array.from(x.values, (v) => Math.round(v * 100));
-        const run = (backend: Backend) => onBackend(backend, () => [
-          tf.tile(tf.tensor(x.values, c.shape), c.reps),
-          tf.tile(tf.tensor(ints, c.shape, 'int32'), c.reps),
-          tf.tile(tf.tensor(ints, c.shape, 'int32').greater(0), c.reps),
-        ]);
-        const wasm = await run('wasm');
-        const cpu = await run('cpu');
-        wasm.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(cpu[i]), `${c.name}: output ${i}`));
+        await assertDtypesMatchCpu(x, (t) => tf.tile(t, c.reps), c.name);
         if (c.reps.every((r) => r > 0) && c.shape.length <= 4) { // tfjs has no tile gradient beyond rank 4
           const loss = (t: tf.Tensor) => weightedSquare(tf.tile(t, c.reps), 152);
           const grads = await assertWasmMatchesCpu([x], loss, c.name);
