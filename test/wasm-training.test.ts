@@ -412,6 +412,9 @@ describe('lib/backend/wasm-training', () => {
       { name: 'batch 1, 9 channels, stride 2 same, odd sizes (dilated path)', x: [1, 9, 7, 9], filter: [3, 3, 9, 5], strides: 2, pad: 'same' },
       { name: 'batch 3, 8 channels, valid, strides 1×2 (dilated path)', x: [3, 8, 11, 8], filter: [3, 4, 8, 3], strides: [1, 2], pad: 'valid' },
       { name: 'batch 2, explicit padding, 8 channels, stride 2 (dilated path)', x: [2, 7, 6, 8], filter: [3, 3, 8, 2], strides: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+      // More images than FILTER_GRAD_BATCH_CHUNK (16): the registered kernel sums 16 + 1.
+      { name: 'batch 17, 1 channel, same (im2col, two chunks)', x: [17, 5, 4, 1], filter: [3, 3, 1, 2], strides: 1, pad: 'same' },
+      { name: 'batch 17, 8 channels, valid (dilated path, two chunks)', x: [17, 5, 4, 8], filter: [3, 3, 8, 2], strides: 1, pad: 'valid' },
     ];
     for (const c of FILTER_CASES) {
       it(`dW: ${c.name} (${c.filter[0] * c.filter[1] * c.filter[2]} taps)`, async () => {
@@ -419,20 +422,29 @@ describe('lib/backend/wasm-training', () => {
         const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
         const inputs = () => ({ x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) });
         const [cpu] = await onBackend('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', inputs(), attrs) as tf.Tensor]);
-        const [registered, im2col] = await onBackend('wasm', () => {
+        const [registered, im2col, ...chunked] = await onBackend('wasm', () => {
           const i = inputs();
           const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, undefined, false, 'channelsLast');
-          const viaIm2col = internals.conv2DBackpropFilterIm2col(tf.engine().backend as never, i.x, i.dy, info);
-          return [tf.engine().runKernel('Conv2DBackpropFilter', i, attrs) as tf.Tensor, tf.engine().makeTensorFromTensorInfo(viaIm2col)];
+          const backend = tf.engine().backend as never, wrap = (t: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(t);
+          return [
+            tf.engine().runKernel('Conv2DBackpropFilter', i, attrs) as tf.Tensor,
+            wrap(internals.conv2DBackpropFilterIm2col(backend, i.x, i.dy, info)),
+            // Both paths summing over the batch in chunks of 2 images (3 = 2 + 1: a short last chunk).
+            wrap(internals.conv2DBackpropFilterIm2col(backend, i.x, i.dy, info, 2)),
+            wrap(internals.conv2DBackpropFilterDilated(backend, i.x, i.dy, info, 2)),
+            wrap(internals.conv2DBackpropFilterDilated(backend, i.x, i.dy, info, 1)),
+          ];
         });
         assertClose(registered, cpu, 1e-4, `${c.name}: registered kernel`);
         assertClose(im2col, cpu, 1e-4, `${c.name}: im2col`);
+        const names = ['im2col, chunks of 2', 'dilated, chunks of 2', 'dilated, one image per call'];
+        chunked.forEach((t, k) => assertClose(t, cpu, 1e-4, `${c.name}: ${names[k]}`));
         assert.ok(maxAbs(cpu) > 1e-3, 'vacuous');
       });
     }
 
     it('the dilated-path cases give the right gradients through tf.grads too (cpu and finite differences)', async () => {
-      const c = FILTER_CASES[FILTER_CASES.length - 3];
+      const c = FILTER_CASES[FILTER_CASES.length - 5];
       const params = [param(c.x, 93), param(c.filter, 94)];
       const loss = (x: tf.Tensor, w: tf.Tensor) => weightedSquare(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad), 95);
       const grads = await assertWasmMatchesCpu(params, loss, c.name);

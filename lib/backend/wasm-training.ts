@@ -208,8 +208,9 @@ function fullCorrelationPadding(info: tf.backend_util.Conv2DInfo, dilatedHeight:
  *
  * Read with ci as the batch and b as the channel, this is itself a convolution of x with dy as
  * the filter, dilated by the stride: conv2d(xᵀ [ci, h, w, b], dyᵀ [oh, ow, b, co], dilation =
- * stride) → [ci, fh, fw, co]. One XNNPACK call does all the multiply-adds (its operator is
- * cached per filter id and dropped when dyᵀ is released).
+ * stride) → [ci, fh, fw, co]: XNNPACK does the multiply-adds, a few images per call (its
+ * operator is cached per filter id and dropped when dyᵀ is released). Filters with few taps
+ * (first layers) go through im2col and a matmul instead.
  */
 function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const x = input(args.inputs, 'x'), dy = input(args.inputs, 'dy');
@@ -219,22 +220,48 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
     attrs.dimRoundingMode, false, 'channelsLast');
   const [fh, fw, ci, co] = attrs.filterShape;
-  const { batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { batchSize: b, outHeight: oh, outWidth: ow } = info;
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== co) {
     throw new Error(`wasm-training: Conv2DBackpropFilter dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
   if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(args.backend as BackendWasm, x, dy, info);
-  return compose(args.backend, s => {
+  return conv2DBackpropFilterDilated(args.backend as BackendWasm, x, dy, info);
+}
+
+/**
+ * Images per XNNPACK call in the filter gradients. The sum over the batch is a reduction of
+ * length b·oh·ow (36,864 for the STN's second layer) into a small filter; as one call XNNPACK
+ * streams that long a packed operand from memory for every few output rows. In chunks of 8
+ * images it stays in cache and the partial filters are added: 41.6 → 35.3 ms (5×5, 20→20 on
+ * [64, 28, 28, 20]), 25.7 → 24.7 ms (3×3, 32→64 on [64, 14, 14, 32]); 8 is as good, 1–4
+ * worse (1: 59 ms), 64 (one call) worse on those shapes and no better elsewhere.
+ */
+export const FILTER_GRAD_BATCH_CHUNK = 16;
+
+/** The dilated-conv form of conv2DBackpropFilter (above), `chunk` images per XNNPACK call. */
+function conv2DBackpropFilterDilated(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo,
+  chunk = FILTER_GRAD_BATCH_CHUNK): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  return compose(backend, s => {
     const { top, left } = info.padInfo;
     // Rows the filter reaches, counted from the padded top; pad below only as far as that.
     const bottom = Math.max(0, fh + (oh - 1) * sh - top - h);
     const right = Math.max(0, fw + (ow - 1) * sw - left - w);
-    const xT = s.transpose(x, [3, 1, 2, 0]);                                   // [ci, h, w, b]
-    const dyT = s.transpose(dy, [1, 2, 0, 3]);                                 // [oh, ow, b, co]
-    const full = s.run('Conv2D', { x: xT, filter: dyT }, {
-      strides: [1, 1], dilations: [sh, sw], pad: explicit(top, bottom, left, right),
-      dataFormat: 'NHWC', dimRoundingMode: undefined,
-    });                                                                        // [ci, ≥fh, ≥fw, co]
+    let total: TensorInfo | undefined;
+    for (let m0 = 0; m0 < b; m0 += chunk) {
+      const m = Math.min(chunk, b - m0);
+      const xc = s.alias(x, [m, h, w, ci], m0 * h * w * ci);                    // [m, h, w, ci] (no copy)
+      const dyc = s.alias(dy, [m, oh, ow, co], m0 * oh * ow * co);              // [m, oh, ow, co]
+      const xT = s.transpose(xc, [3, 1, 2, 0]);                                 // [ci, h, w, m]
+      const dyT = s.transpose(dyc, [1, 2, 0, 3]);                               // [oh, ow, m, co]
+      const part = s.run('Conv2D', { x: xT, filter: dyT }, {
+        strides: [1, 1], dilations: [sh, sw], pad: explicit(top, bottom, left, right),
+        dataFormat: 'NHWC', dimRoundingMode: undefined,
+      });                                                                       // [ci, ≥fh, ≥fw, co]
+      total = total === undefined ? part : s.run('Add', { a: total, b: part });
+    }
+    const full = total as TensorInfo;
     const cropped = full.shape[1] === fh && full.shape[2] === fw
       ? full
       : s.run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [ci, fh, fw, co] }); // [ci, fh, fw, co]
@@ -243,54 +270,67 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
 }
 
 /**
- * Below this many filter taps (fh·fw·ci) the convolution above has so few output pixels that
- * XNNPACK streams its huge packed "filter" (dy) from memory once per few rows: 3.8 GFLOP/s on
- * the STN's first layer (5×5, 1 channel, 25 taps), against 9 GFLOP/s with im2col + one matmul.
+ * Filters with at most this many taps (fh·fw·ci: first layers) take the im2col path: the
+ * dilated form has only that many output pixels then, 4.3 GFLOP/s on the STN's first layer
+ * (5×5, 1 channel: 47 ms) against 5.5 with im2col (36 ms); equal on 3×3, 3→16 over
+ * [16, 64, 64, 3] (11–12 ms); far behind on wide filters (5×5, 20→20: 94 against 35 ms).
  */
 const IM2COL_MAX_ROWS = 64;
 
 /**
  * dW [fh·fw·ci, co] = colᵀ · dy [N, co] with colᵀ [fh·fw·ci, N] (N = b·oh·ow) the patches of x
  * written directly transposed in JavaScript (zeros where the window leaves the padded input),
- * then one plain matmul on XNNPACK. For filters with few taps (first layers), where colᵀ is
- * small and contiguous runs of it copy from x in one `set` each.
+ * then plain matmuls on XNNPACK, one per `chunk` images (see FILTER_GRAD_BATCH_CHUNK), summed.
+ * For filters with few taps (first layers), where colᵀ is small and contiguous runs of it copy
+ * from x in one `set` each.
  */
-function conv2DBackpropFilterIm2col(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+function conv2DBackpropFilterIm2col(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo,
+  chunk = FILTER_GRAD_BATCH_CHUNK): TensorInfo {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const { top, left } = info.padInfo;
-  const n = b * oh * ow, rows = fh * fw * ci;
+  const pixels = oh * ow, rows = fh * fw * ci;
   return compose(backend, s => {
-    const col = s.adopt(backend.makeOutput([1, rows, n], 'float32'));       // [1, fh·fw·ci, N]
-    const xv = backend.typedArrayFromHeap(x) as Float32Array;               // views after the allocation
-    const cv = backend.typedArrayFromHeap(col) as Float32Array;
-    for (let p = 0; p < fh; p++) {
-      for (let q = 0; q < fw; q++) {
-        // Output columns whose input column j·sw + q − left lies inside [0, w).
-        const j0 = Math.min(ow, Math.max(0, Math.ceil((left - q) / sw)));
-        const j1 = Math.max(j0, Math.min(ow, Math.floor((w - 1 - q + left) / sw) + 1));
-        for (let c = 0; c < ci; c++) {
-          let at = ((p * fw + q) * ci + c) * n;
-          for (let m = 0; m < b; m++) {
-            for (let i = 0; i < oh; i++, at += ow) {
-              const y = i * sh + p - top;
-              if (y < 0 || y >= h) { cv.fill(0, at, at + ow); continue; }
-              if (j0 > 0) cv.fill(0, at, at + j0);
-              if (j1 < ow) cv.fill(0, at + j1, at + ow);
-              const rowStart = (m * h + y) * w + q - left;                  // pixel index of column j = 0
-              if (ci === 1 && sw === 1) {
-                cv.set(xv.subarray(rowStart + j0, rowStart + j1), at + j0);
-              } else {
-                for (let j = j0; j < j1; j++) cv[at + j] = xv[(rowStart + j * sw) * ci + c];
+    // Chunk after chunk of images, each chunk's colᵀ [rows, m·pixels] contiguous.
+    const col = s.adopt(backend.makeOutput([rows * b * pixels], 'float32'));
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;               // views after the allocation,
+    const cv = backend.typedArrayFromHeap(col) as Float32Array;             // used before the next one
+    for (let m0 = 0; m0 < b; m0 += chunk) {
+      const n = Math.min(chunk, b - m0) * pixels, base = rows * m0 * pixels;
+      for (let p = 0; p < fh; p++) {
+        for (let q = 0; q < fw; q++) {
+          // Output columns whose input column j·sw + q − left lies inside [0, w).
+          const j0 = Math.min(ow, Math.max(0, Math.ceil((left - q) / sw)));
+          const j1 = Math.max(j0, Math.min(ow, Math.floor((w - 1 - q + left) / sw) + 1));
+          for (let c = 0; c < ci; c++) {
+            let at = base + ((p * fw + q) * ci + c) * n;
+            for (let m = m0; m < Math.min(b, m0 + chunk); m++) {
+              for (let i = 0; i < oh; i++, at += ow) {
+                const y = i * sh + p - top;
+                if (y < 0 || y >= h) { cv.fill(0, at, at + ow); continue; }
+                if (j0 > 0) cv.fill(0, at, at + j0);
+                if (j1 < ow) cv.fill(0, at + j1, at + ow);
+                const rowStart = (m * h + y) * w + q - left;                // pixel index of column j = 0
+                if (ci === 1 && sw === 1) {
+                  cv.set(xv.subarray(rowStart + j0, rowStart + j1), at + j0);
+                } else {
+                  for (let j = j0; j < j1; j++) cv[at + j] = xv[(rowStart + j * sw) * ci + c];
+                }
               }
             }
           }
         }
       }
     }
-    const dy3 = s.alias(dy, [1, n, co]);                                     // [1, N, co] (see Scratch.alias)
-    const dw = s.run('BatchMatMul', { a: col, b: dy3 }, { transposeA: false, transposeB: false }); // [1, fh·fw·ci, co]
-    return s.reshape(dw, [fh, fw, ci, co]);                                  // [fh, fw, ci, co]
+    let total: TensorInfo | undefined;
+    for (let m0 = 0; m0 < b; m0 += chunk) {
+      const n = Math.min(chunk, b - m0) * pixels;
+      const colc = s.alias(col, [1, rows, n], rows * m0 * pixels);           // [1, fh·fw·ci, m·oh·ow]
+      const dyc = s.alias(dy, [1, n, co], m0 * pixels * co);                 // [1, m·oh·ow, co] (see Scratch.alias)
+      const part = s.run('BatchMatMul', { a: colc, b: dyc }, { transposeA: false, transposeB: false }); // [1, fh·fw·ci, co]
+      total = total === undefined ? part : s.run('Add', { a: total, b: part });
+    }
+    return s.reshape(total as TensorInfo, [fh, fw, ci, co]);                 // [fh, fw, ci, co]
   });
 }
 
@@ -1077,7 +1117,7 @@ export function installWasmFastKernels(): string[] {
 /** For tests and benchmarks: the composite kernels, callable without registering them. */
 export const internals = {
   conv2DBackpropInputXnn, conv2DBackpropFilter, conv2DBackpropFilterIm2col, depthwiseBackpropInput, depthwiseBackpropFilter, unsortedSegmentSum,
-  maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
+  conv2DBackpropFilterDilated, maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
   /** The wasm backend's own version of a kernel this module replaced (after installing). */
   stockKernel: (kernelName: string): tf.KernelConfig | undefined => stockKernels.get(kernelName),
   /** The wasm backend's own Conv2DBackpropInput, once installWasmTrainingKernels has replaced it. */
