@@ -4,9 +4,13 @@
  * tf.layers models train on wasm; nothing leaks; the sub-pixel transposed conv is faster.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmTrainingKernels, internals } from '../lib/backend/wasm-training';
+import { simdKernels, useSimdKernels } from '../lib/backend/simd';
+import { assemble, render } from '../tools/build-wasm';
 import { mulberry32, normal } from '../lib/runtime/random';
 
 tf.enableProdMode();
@@ -347,6 +351,8 @@ describe('lib/backend/wasm-training', () => {
     { name: '2×2 stride 2 valid on odd sizes (tiled, unrolled 2×2)', x: [3, 7, 9, 2], filterSize: 2, strides: 2, pad: 'valid', shift: -3 },
     { name: '2×2 stride 2 same on even sizes, batch 1 (tiled)', x: [1, 6, 8, 3], filterSize: 2, strides: 2, pad: 'same', shift: 0 },
     { name: '3×2 window = strides, valid, non-square, all negative (tiled, general)', x: [2, 10, 7, 2], filterSize: [3, 2], strides: [3, 2], pad: 'valid', shift: -10 },
+    { name: '2×2 stride 2 valid on odd sizes, 8 channels (SIMD kernel)', x: [3, 7, 9, 8], filterSize: 2, strides: 2, pad: 'valid', shift: -1 },
+    { name: '2×2 stride 2 same on even sizes, 4 channels, all negative (SIMD kernel)', x: [1, 6, 8, 4], filterSize: 2, strides: 2, pad: 'same', shift: -10 },
   ];
 
   describe('maxPool gradient on wasm (MaxPoolGrad replaced)', () => {
@@ -361,8 +367,8 @@ describe('lib/backend/wasm-training', () => {
       });
     }
 
-    it('ties go to the first maximum in row-major window order, like cpu (tiled and general paths)', async () => {
-      const x = param([2, 7, 9, 3], 54);
+    for (const channels of [3, 8]) it(`ties go to the first maximum in row-major window order, like cpu (${channels === 8 ? 'SIMD and general' : 'tiled and general'} paths)`, async () => {
+      const x = param([2, 7, 9, channels], 54);
       const ints = x.values.map((v) => Math.round(v));                      // many equal values per window
       for (const [size, stride, pad] of [[2, 2, 'valid'], [3, 3, 'valid'], [3, 2, 'same'], [2, 1, 'same']] as const) {
         const run = (backend: Backend) => onBackend(backend, () =>
@@ -371,6 +377,40 @@ describe('lib/backend/wasm-training', () => {
         const [cpu] = await run('cpu');
         assertClose(wasm, cpu, 1e-6, `maxPool ${size}/${stride} ${pad} with ties`);
       }
+    });
+
+    it('the SIMD 2×2 kernel (channels a multiple of 4) loads and agrees with the JavaScript path, NaN and ±∞ included', async () => {
+      await tf.setBackend('wasm');
+      assert.ok(simdKernels(tf.backend() as never) !== undefined, 'the SIMD kernels did not instantiate on the wasm backend');
+      const shape = [2, 7, 9, 8];
+      const values = param(shape, 56).values.map((v, i) =>
+        i % 37 === 0 ? NaN : i % 41 === 0 ? -Infinity : i % 43 === 0 ? Infinity : Math.round(v * 2) / 2); // ties too
+      // A window of NaN and −∞ only: no maximum, no gradient (both paths).
+      for (const [yy, xx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) values[((0 * 7 + yy) * 9 + xx) * 8 + 5] = yy === 0 ? NaN : -Infinity;
+      const run = (simd: boolean) => {
+        useSimdKernels(simd);
+        try {
+          return tf.tidy(() => {
+            const x = tf.tensor(values, shape), dy = randTensor([2, 3, 4, 8], 57);
+            const y = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+            return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+          });
+        } finally {
+          useSimdKernels(true);
+        }
+      };
+      const viaSimd = run(true), viaJs = run(false);
+      const a = viaSimd.dataSync(), b = viaJs.dataSync();
+      assert.deepEqual(Array.from(a).map(Object.is.bind(null, 0)), Array.from(b).map(Object.is.bind(null, 0)), 'the same elements are exactly +0');
+      assert.deepEqual(Array.from(a), Array.from(b));
+      assert.equal(a[5], 0);                                                  // the window with no maximum
+      assert.ok(a.filter((v) => v !== 0).length > 100, 'vacuous');
+      tf.dispose([viaSimd, viaJs]);
+    });
+
+    it('the shipped SIMD binaries are the assembly of lib/backend/simd-kernels.wat (tools/build-wasm.ts)', async () => {
+      const shipped = fs.readFileSync(path.join(__dirname, '..', 'lib', 'backend', 'simd-kernels.wasm.ts'), 'utf8');
+      assert.equal(shipped, render(await assemble()), 'out of date: run npx tsx tools/build-wasm.ts');
     });
 
     it('every pooling window passes its whole gradient on, even when all its values are negative', async () => {

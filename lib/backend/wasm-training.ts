@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm'; // also registers the 'wasm' backend and its kernels
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { installAdamKernel } from './adam-kernel';
+import { simdKernels } from './simd';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -549,8 +550,16 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const xv = backend.typedArrayFromHeap(x) as Float32Array;                 // [b, h, w, c]
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;               // [b, oh, ow, c]
   const dx = backend.typedArrayFromHeap(out) as Float32Array;               // [b, h, w, c]
+  const tiled = fh === sh && fw === sw && dh === 1 && dw === 1 && top === 0 && left === 0 && oh * sh <= h && ow * sw <= w;
+  const simd = tiled && fh === 2 && fw === 2 && c % 4 === 0 ? simdKernels(backend) : undefined;
+  if (simd !== undefined) {
+    // Writes every element of every window; only rows and columns past the windows stay.
+    if (2 * oh !== h || 2 * ow !== w) dx.fill(0);
+    simd.maxPool2x2Grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId), b, h, w, c, oh, ow);
+    return out;
+  }
   dx.fill(0);
-  if (fh === sh && fw === sw && dh === 1 && dw === 1 && top === 0 && left === 0 && oh * sh <= h && ow * sw <= w) {
+  if (tiled) {
     tiledMaxPoolGrad(xv, dyv, dx, [b, h, w, c], [oh, ow], [fh, fw]);
     return out;
   }
