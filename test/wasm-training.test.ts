@@ -452,6 +452,10 @@ describe('lib/backend/wasm-training', () => {
       { name: 'batch 1, 9 channels, stride 2 same, odd sizes (dilated path)', x: [1, 9, 7, 9], filter: [3, 3, 9, 5], strides: 2, pad: 'same' },
       { name: 'batch 3, 8 channels, valid, strides 1×2 (dilated path)', x: [3, 8, 11, 8], filter: [3, 4, 8, 3], strides: [1, 2], pad: 'valid' },
       { name: 'batch 2, explicit padding, 8 channels, stride 2 (dilated path)', x: [2, 7, 6, 8], filter: [3, 3, 8, 2], strides: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+      // One input channel and output channels in fours: the SIMD kernel (convFilterGrad1) through the registry.
+      { name: 'batch 2, 1 channel, 20 outputs (16 + 4 channels), same, non-square (SIMD kernel)', x: [2, 9, 7, 1], filter: [5, 5, 1, 20], strides: 1, pad: 'same' },
+      { name: 'batch 1, 1 channel, 4 outputs, stride 2 on odd sizes, valid (SIMD kernel)', x: [1, 9, 11, 1], filter: [3, 4, 1, 4], strides: 2, pad: 'valid' },
+      { name: 'batch 3, 1 channel, 32 outputs, strides 2×3, explicit padding wider than the filter (SIMD kernel)', x: [3, 6, 8, 1], filter: [2, 3, 1, 32], strides: [2, 3], pad: [[0, 0], [3, 1], [4, 2], [0, 0]] },
       // More images than FILTER_GRAD_BATCH_CHUNK (16): the registered kernel sums 16 + 1.
       { name: 'batch 17, 1 channel, same (im2col, two chunks)', x: [17, 5, 4, 1], filter: [3, 3, 1, 2], strides: 1, pad: 'same' },
       { name: 'batch 17, 8 channels, valid (dilated path, two chunks)', x: [17, 5, 4, 8], filter: [3, 3, 8, 2], strides: 1, pad: 'valid' },
@@ -479,6 +483,16 @@ describe('lib/backend/wasm-training', () => {
         assertClose(im2col, cpu, 1e-4, `${c.name}: im2col`);
         const names = ['im2col, chunks of 2', 'dilated, chunks of 2', 'dilated, one image per call'];
         chunked.forEach((t, k) => assertClose(t, cpu, 1e-4, `${c.name}: ${names[k]}`));
+        if (c.x[3] === 1 && c.filter[3] % 4 === 0) {
+          const [simd] = await onBackend('wasm', () => {
+            const i = inputs(), backend = tf.engine().backend as never;
+            const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, undefined, false, 'channelsLast');
+            const kernels = simdKernels(backend);
+            assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
+            return [tf.engine().makeTensorFromTensorInfo(internals.conv2DBackpropFilterSimd1(backend, kernels, i.x, i.dy, info))];
+          });
+          assertClose(simd, cpu, 1e-4, `${c.name}: SIMD kernel called directly`);
+        }
         assert.ok(maxAbs(cpu) > 1e-3, 'vacuous');
       });
     }

@@ -78,4 +78,114 @@
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $loopN)))
   )
+
+  ;; convFilterGrad1: the filter gradient of a convolution with ONE input channel (first layers),
+  ;; dw [fh, fw, 1, co] = Σ over b, i, j of x[b, i·sh + p − top, j·sw + q − left] · dy[b, i, j, :]
+  ;; (zero outside x), for x [b, h, w, 1], dy [b, oh, ow, co], co a multiple of 4. Row by row of
+  ;; dy (which stays in cache across the fh·fw taps), each tap accumulating 16 channels at a time
+  ;; in registers along the row, then 4 at a time for the rest; dw is zeroed first.
+  (func (export "convFilterGrad1")
+    (param $x i32) (param $dy i32) (param $dw i32)
+    (param $b i32) (param $h i32) (param $w i32) (param $oh i32) (param $ow i32) (param $co i32)
+    (param $fh i32) (param $fw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $coB i32) (local $n i32) (local $i i32) (local $p i32) (local $q i32) (local $y i32)
+    (local $j0 i32) (local $j1 i32) (local $a i32) (local $cb i32) (local $end i32)
+    (local $xRow i32) (local $dyRow i32) (local $tap i32) (local $xp i32) (local $dp i32) (local $xEnd i32)
+    (local $xStep i32) (local $xs v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $coB (i32.shl (local.get $co) (i32.const 2)))              ;; bytes per dy pixel
+    (local.set $xStep (i32.shl (local.get $sw) (i32.const 2)))            ;; bytes between x reads
+    ;; dw = 0
+    (local.set $a (local.get $dw))
+    (local.set $end (i32.add (local.get $dw) (i32.mul (i32.mul (local.get $fh) (local.get $fw)) (local.get $coB))))
+    (block $zeroed (loop $zero
+      (br_if $zeroed (i32.ge_u (local.get $a) (local.get $end)))
+      (v128.store (local.get $a) (v128.const i32x4 0 0 0 0))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br $zero)))
+    (local.set $n (i32.const 0))
+    (block $doneN (loop $loopN
+      (br_if $doneN (i32.ge_u (local.get $n) (local.get $b)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_u (local.get $i) (local.get $oh)))
+        (local.set $dyRow (i32.add (local.get $dy)
+          (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $oh)) (local.get $i)) (local.get $ow)) (local.get $coB))))
+        (local.set $p (i32.const 0))
+        (block $doneP (loop $loopP
+          (br_if $doneP (i32.ge_u (local.get $p) (local.get $fh)))
+          (local.set $y (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p)) (local.get $top)))
+          (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $h))) (then
+            (local.set $xRow (i32.add (local.get $x)
+              (i32.shl (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $y)) (local.get $w)) (i32.const 2))))
+            (local.set $q (i32.const 0))
+            (block $doneQ (loop $loopQ
+              (br_if $doneQ (i32.ge_u (local.get $q) (local.get $fw)))
+              ;; columns j with 0 <= j*sw + q - left < w: j0 = max(0, ceil((left - q)/sw)), j1 = min(ow, floor((w - 1 - q + left)/sw) + 1)
+              (local.set $a (i32.sub (local.get $left) (local.get $q)))
+              (local.set $j0 (select (i32.const 0)
+                (i32.div_s (i32.add (local.get $a) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+                (i32.le_s (local.get $a) (i32.const 0))))
+              (local.set $a (i32.add (i32.sub (i32.sub (local.get $w) (i32.const 1)) (local.get $q)) (local.get $left)))
+              (local.set $j1 (select (i32.const 0)
+                (i32.add (i32.div_s (local.get $a) (local.get $sw)) (i32.const 1))
+                (i32.lt_s (local.get $a) (i32.const 0))))
+              (if (i32.gt_s (local.get $j1) (local.get $ow)) (then (local.set $j1 (local.get $ow))))
+              (if (i32.lt_s (local.get $j0) (local.get $j1)) (then
+                (local.set $tap (i32.add (local.get $dw) (i32.mul (i32.add (i32.mul (local.get $p) (local.get $fw)) (local.get $q)) (local.get $coB))))
+                ;; x address of column j0 and one past column j1 − 1
+                (local.set $a (i32.add (local.get $xRow)
+                  (i32.shl (i32.sub (i32.add (i32.mul (local.get $j0) (local.get $sw)) (local.get $q)) (local.get $left)) (i32.const 2))))
+                (local.set $xEnd (i32.add (local.get $a) (i32.mul (i32.sub (local.get $j1) (local.get $j0)) (local.get $xStep))))
+                (local.set $cb (i32.const 0))
+                ;; 16 channels at a time
+                (block $doneB (loop $loopB
+                  (br_if $doneB (i32.gt_u (i32.add (local.get $cb) (i32.const 64)) (local.get $coB)))
+                  (local.set $acc0 (v128.const i32x4 0 0 0 0))
+                  (local.set $acc1 (v128.const i32x4 0 0 0 0))
+                  (local.set $acc2 (v128.const i32x4 0 0 0 0))
+                  (local.set $acc3 (v128.const i32x4 0 0 0 0))
+                  (local.set $xp (local.get $a))
+                  (local.set $dp (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $j0) (local.get $coB))) (local.get $cb)))
+                  (block $doneJ (loop $loopJ
+                    (br_if $doneJ (i32.ge_u (local.get $xp) (local.get $xEnd)))
+                    (local.set $xs (v128.load32_splat (local.get $xp)))
+                    (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $xs) (v128.load (local.get $dp)))))
+                    (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $xs) (v128.load offset=16 (local.get $dp)))))
+                    (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $xs) (v128.load offset=32 (local.get $dp)))))
+                    (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $xs) (v128.load offset=48 (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $coB)))
+                    (br $loopJ)))
+                  (local.set $end (i32.add (local.get $tap) (local.get $cb)))
+                  (v128.store (local.get $end) (f32x4.add (v128.load (local.get $end)) (local.get $acc0)))
+                  (v128.store offset=16 (local.get $end) (f32x4.add (v128.load offset=16 (local.get $end)) (local.get $acc1)))
+                  (v128.store offset=32 (local.get $end) (f32x4.add (v128.load offset=32 (local.get $end)) (local.get $acc2)))
+                  (v128.store offset=48 (local.get $end) (f32x4.add (v128.load offset=48 (local.get $end)) (local.get $acc3)))
+                  (local.set $cb (i32.add (local.get $cb) (i32.const 64)))
+                  (br $loopB)))
+                ;; the remaining channels, 4 at a time
+                (block $doneR (loop $loopR
+                  (br_if $doneR (i32.ge_u (local.get $cb) (local.get $coB)))
+                  (local.set $acc0 (v128.const i32x4 0 0 0 0))
+                  (local.set $xp (local.get $a))
+                  (local.set $dp (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $j0) (local.get $coB))) (local.get $cb)))
+                  (block $doneJ (loop $loopJ
+                    (br_if $doneJ (i32.ge_u (local.get $xp) (local.get $xEnd)))
+                    (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $xp)) (v128.load (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $coB)))
+                    (br $loopJ)))
+                  (local.set $end (i32.add (local.get $tap) (local.get $cb)))
+                  (v128.store (local.get $end) (f32x4.add (v128.load (local.get $end)) (local.get $acc0)))
+                  (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+                  (br $loopR)))))
+              (local.set $q (i32.add (local.get $q) (i32.const 1)))
+              (br $loopQ)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $loopP)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $loopN)))
+  )
 )

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm'; // also registers the 'wasm' backend and its kernels
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { installAdamKernel } from './adam-kernel';
-import { simdKernels } from './simd';
+import { simdKernels, type SimdKernels } from './simd';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -225,8 +225,26 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== co) {
     throw new Error(`wasm-training: Conv2DBackpropFilter dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
-  if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(args.backend as BackendWasm, x, dy, info);
+  const backend = args.backend as BackendWasm;
+  const simd = ci === 1 && co % 4 === 0 ? simdKernels(backend) : undefined;
+  if (simd !== undefined) return conv2DBackpropFilterSimd1(backend, simd, x, dy, info);
+  if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(backend, x, dy, info);
   return conv2DBackpropFilterDilated(args.backend as BackendWasm, x, dy, info);
+}
+
+/**
+ * One input channel (first layers) and output channels in fours: the kit's SIMD kernel
+ * (simd-kernels.wat, convFilterGrad1), which reads x and dy where they are, without im2col.
+ * The shapes where XNNPACK does worst (few taps, a long reduction): 36 → 7.4 ms on the STN's
+ * first layer (5×5, 1→20 over [64, 60, 60, 1]).
+ */
+function conv2DBackpropFilterSimd1(backend: BackendWasm, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const out = backend.makeOutput([fh, fw, 1, co], 'float32');
+  simd.convFilterGrad1(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId),
+    b, h, w, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left);
+  return out;
 }
 
 /**
@@ -1126,7 +1144,7 @@ export function installWasmFastKernels(): string[] {
 /** For tests and benchmarks: the composite kernels, callable without registering them. */
 export const internals = {
   conv2DBackpropInputXnn, conv2DBackpropFilter, conv2DBackpropFilterIm2col, depthwiseBackpropInput, depthwiseBackpropFilter, unsortedSegmentSum,
-  conv2DBackpropFilterDilated, maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
+  conv2DBackpropFilterDilated, conv2DBackpropFilterSimd1, maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
   /** The wasm backend's own version of a kernel this module replaced (after installing). */
   stockKernel: (kernelName: string): tf.KernelConfig | undefined => stockKernels.get(kernelName),
   /** The wasm backend's own Conv2DBackpropInput, once installWasmTrainingKernels has replaced it. */
