@@ -452,10 +452,12 @@ describe('lib/backend/wasm-training', () => {
       { name: 'batch 1, 9 channels, stride 2 same, odd sizes (dilated path)', x: [1, 9, 7, 9], filter: [3, 3, 9, 5], strides: 2, pad: 'same' },
       { name: 'batch 3, 8 channels, valid, strides 1×2 (dilated path)', x: [3, 8, 11, 8], filter: [3, 4, 8, 3], strides: [1, 2], pad: 'valid' },
       { name: 'batch 2, explicit padding, 8 channels, stride 2 (dilated path)', x: [2, 7, 6, 8], filter: [3, 3, 8, 2], strides: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
-      // One input channel and output channels in fours: the SIMD kernel (convFilterGrad1) through the registry.
+      // Output channels in fours: the SIMD kernel (convFilterGrad) through the registry.
       { name: 'batch 2, 1 channel, 20 outputs (16 + 4 channels), same, non-square (SIMD kernel)', x: [2, 9, 7, 1], filter: [5, 5, 1, 20], strides: 1, pad: 'same' },
       { name: 'batch 1, 1 channel, 4 outputs, stride 2 on odd sizes, valid (SIMD kernel)', x: [1, 9, 11, 1], filter: [3, 4, 1, 4], strides: 2, pad: 'valid' },
       { name: 'batch 3, 1 channel, 32 outputs, strides 2×3, explicit padding wider than the filter (SIMD kernel)', x: [3, 6, 8, 1], filter: [2, 3, 1, 32], strides: [2, 3], pad: [[0, 0], [3, 1], [4, 2], [0, 0]] },
+      { name: 'batch 2, 3 channels, 8 outputs, stride 2 same on odd sizes (SIMD kernel)', x: [2, 9, 7, 3], filter: [3, 3, 3, 8], strides: 2, pad: 'same' },
+      { name: 'batch 1, 5 channels, 20 outputs, strides 1×2, explicit padding (SIMD kernel)', x: [1, 7, 10, 5], filter: [4, 3, 5, 20], strides: [1, 2], pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
       // More images than FILTER_GRAD_BATCH_CHUNK (16): the registered kernel sums 16 + 1.
       { name: 'batch 17, 1 channel, same (im2col, two chunks)', x: [17, 5, 4, 1], filter: [3, 3, 1, 2], strides: 1, pad: 'same' },
       { name: 'batch 17, 8 channels, valid (dilated path, two chunks)', x: [17, 5, 4, 8], filter: [3, 3, 8, 2], strides: 1, pad: 'valid' },
@@ -483,13 +485,13 @@ describe('lib/backend/wasm-training', () => {
         assertClose(im2col, cpu, 1e-4, `${c.name}: im2col`);
         const names = ['im2col, chunks of 2', 'dilated, chunks of 2', 'dilated, one image per call'];
         chunked.forEach((t, k) => assertClose(t, cpu, 1e-4, `${c.name}: ${names[k]}`));
-        if (c.x[3] === 1 && c.filter[3] % 4 === 0) {
+        if (c.filter[3] % 4 === 0) {
           const [simd] = await onBackend('wasm', () => {
             const i = inputs(), backend = tf.engine().backend as never;
             const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, undefined, false, 'channelsLast');
             const kernels = simdKernels(backend);
             assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
-            return [tf.engine().makeTensorFromTensorInfo(internals.conv2DBackpropFilterSimd1(backend, kernels, i.x, i.dy, info))];
+            return [tf.engine().makeTensorFromTensorInfo(internals.conv2DBackpropFilterSimd(backend, kernels, i.x, i.dy, info))];
           });
           assertClose(simd, cpu, 1e-4, `${c.name}: SIMD kernel called directly`);
         }
@@ -572,6 +574,34 @@ describe('lib/backend/wasm-training', () => {
         for (let i = 0; i < params.length; i++) await assertFiniteDifferences(params, loss, grads, i, `${c.name} (input ${i})`, 10, eps);
       });
     }
+
+    it('aᵀ·b with a long reduction into a small product goes to the SIMD kernel (matMulTN) and matches cpu', async () => {
+      // k past the 4,096-row threshold and not a multiple of the kernel's 256-row chunks; m in
+      // fours (4, then 20 = 16 + 4); n below 4, a multiple of 4, and 4 + a remainder.
+      for (const [k, m, n] of [[4099, 4, 3], [4100, 20, 4], [5000, 8, 11], [4096, 12, 1]]) {
+        const a = param([k, m], 106), b = param([k, n], 107);
+        const run = (backend: Backend) => onBackend(backend, () => [tf.matMul(tf.tensor(a.values, a.shape), tf.tensor(b.values, b.shape), true, false)]);
+        const [wasm] = await run('wasm');
+        const [cpu] = await run('cpu');
+        assertClose(wasm, cpu, 1e-5, `[${k}, ${m}]ᵀ·[${k}, ${n}]`);
+        assert.ok(maxAbs(cpu) > 1, 'vacuous');
+        // The kernel itself, called directly (the registry could route elsewhere).
+        const [direct] = await onBackend('wasm', () => {
+          const backend = tf.engine().backend as never, kernels = simdKernels(backend);
+          assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
+          const out = internals.matMulTNSimd(backend, kernels, tf.tensor(a.values, a.shape), tf.tensor(b.values, b.shape), [m, k, n]);
+          return [tf.engine().makeTensorFromTensorInfo(out)];
+        });
+        assertClose(direct, cpu, 1e-5, `[${k}, ${m}]ᵀ·[${k}, ${n}] (kernel)`);
+      }
+    });
+
+    it('a dense layer over many pixels: the weight gradient (aᵀ·dy, the SIMD kernel) matches cpu and finite differences', async () => {
+      const params = [param([4200, 8], 108), param([8, 3], 109)];
+      const loss = (x: tf.Tensor, w: tf.Tensor) => weightedSquare(tf.matMul(x, w), 110);
+      const grads = await assertWasmMatchesCpu(params, loss, 'dense over 4,200 rows');
+      await assertFiniteDifferences(params, loss, grads, 1, 'dense over 4,200 rows (weights)', 10, 1e-2);
+    });
 
     it('a reshaped right operand is not multiplied with the operator cached for its first shape', async () => {
       const run = (backend: Backend) => onBackend(backend, () => {

@@ -10,9 +10,11 @@ import { SIMD_KERNELS_WASM, SIMD_KERNELS_WASM_SHARED } from './simd-kernels.wasm
 export interface SimdKernels {
   /** See simd-kernels.wat. Pointers are byte offsets into the backend's memory; c % 4 === 0. */
   maxPool2x2Grad(x: number, dy: number, dx: number, b: number, h: number, w: number, c: number, oh: number, ow: number): void;
-  /** See simd-kernels.wat: dw [fh, fw, 1, co] of a conv over x [b, h, w, 1]; co % 4 === 0. */
-  convFilterGrad1(x: number, dy: number, dw: number, b: number, h: number, w: number, oh: number, ow: number, co: number,
+  /** See simd-kernels.wat: dw [fh, fw, ci, co] of a conv over x [b, h, w, ci]; co % 4 === 0. */
+  convFilterGrad(x: number, dy: number, dw: number, b: number, h: number, w: number, ci: number, oh: number, ow: number, co: number,
     fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
+  /** See simd-kernels.wat: out [m, n] = aᵀ·b for a [k, m], b [k, n]; t is scratch [n, m]; m % 4 === 0. */
+  matMulTN(a: number, b: number, out: number, t: number, k: number, m: number, n: number): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();

@@ -207,10 +207,11 @@ function fullCorrelationPadding(info: tf.backend_util.Conv2DInfo, dilatedHeight:
 /**
  * dW[p, q, ci, co] = Σ_{b,i,j} xpad[b, i·sh + p, j·sw + q, ci] · dy[b, i, j, co].
  *
- * Read with ci as the batch and b as the channel, this is itself a convolution of x with dy as
- * the filter, dilated by the stride: conv2d(xᵀ [ci, h, w, b], dyᵀ [oh, ow, b, co], dilation =
- * stride) → [ci, fh, fw, co]: XNNPACK does the multiply-adds, a few images per call (its
- * operator is cached per filter id and dropped when dyᵀ is released). Filters with few taps
+ * With output channels in fours, the kit's SIMD kernel (conv2DBackpropFilterSimd, below).
+ * Otherwise XNNPACK, in one of two forms: read with ci as the batch and b as the channel, this
+ * is itself a convolution of x with dy as the filter, dilated by the stride: conv2d(xᵀ [ci, h,
+ * w, b], dyᵀ [oh, ow, b, co], dilation = stride) → [ci, fh, fw, co], a few images per call (its
+ * operator is cached per filter id and dropped when dyᵀ is released); filters with few taps
  * (first layers) go through im2col and a matmul instead.
  */
 function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
@@ -226,24 +227,26 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     throw new Error(`wasm-training: Conv2DBackpropFilter dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
   const backend = args.backend as BackendWasm;
-  const simd = ci === 1 && co % 4 === 0 ? simdKernels(backend) : undefined;
-  if (simd !== undefined) return conv2DBackpropFilterSimd1(backend, simd, x, dy, info);
+  const simd = co % 4 === 0 ? simdKernels(backend) : undefined;
+  if (simd !== undefined) return conv2DBackpropFilterSimd(backend, simd, x, dy, info);
   if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(backend, x, dy, info);
   return conv2DBackpropFilterDilated(args.backend as BackendWasm, x, dy, info);
 }
 
 /**
- * One input channel (first layers) and output channels in fours: the kit's SIMD kernel
- * (simd-kernels.wat, convFilterGrad1), which reads x and dy where they are, without im2col.
- * The shapes where XNNPACK does worst (few taps, a long reduction): 36 → 7.4 ms on the STN's
- * first layer (5×5, 1→20 over [64, 60, 60, 1]).
+ * Output channels in fours: the kit's SIMD kernel (simd-kernels.wat, convFilterGrad), which
+ * reads x and dy where they are, without im2col or transposes, and beats both XNNPACK forms on
+ * every filter gradient of the bench workloads (ms, one thread; SIMD / dilated / im2col):
+ * STN 5×5 1→20 over [64, 60, 60, 1] 7.8 / 43 / 37; 5×5 20→20 over [64, 28, 28, 20] 26 / 36;
+ * 3×3 32→64 over [64, 14, 14, 32] 13 / 24; seg 3×3 16→32 stride 2 over [16, 64, 64, 16] 4.9 /
+ * 13; 3×3 1→16 over [16, 64, 64, 1] 0.7 / 9.6 / 4.8 — 26–36 GFLOP/s against 2–20.
  */
-function conv2DBackpropFilterSimd1(backend: BackendWasm, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
+function conv2DBackpropFilterSimd(backend: BackendWasm, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
-  const out = backend.makeOutput([fh, fw, 1, co], 'float32');
-  simd.convFilterGrad1(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId),
-    b, h, w, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left);
+  const out = backend.makeOutput([fh, fw, ci, co], 'float32');
+  simd.convFilterGrad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId),
+    b, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left);
   return out;
 }
 
@@ -692,6 +695,11 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2], k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (kernelName === 'BatchMatMul' && transposeA && !transposeB && batchA === 1 && batchB === 1
+    && m % 4 === 0 && k >= TN_MIN_ROWS && m * n <= TN_MAX_OUTPUT) {
+    const simd = simdKernels(args.backend as BackendWasm);
+    if (simd !== undefined) return matMulTNSimd(args.backend as BackendWasm, simd, a, b, [m, k, n]);
+  }
   const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
   // The stock XNNPACK path caches its operator by b's tensor id with b's shape at the first
   // call; a reshape keeps the id. Seen as [k, n] before in another shape, b gets a fresh id.
@@ -738,6 +746,27 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
     const perBatch = s.transpose(s.reshape(out, [m, batchB, n]), [1, 0, 2]);  // [batchB, m, n]
     return s.reshape(perBatch, [...outBatch, m, n]);
   });
+}
+
+/**
+ * aᵀ·b with a long reduction into a small product — the weight gradient of a dense layer
+ * applied to every pixel ([65536, 16]ᵀ · [65536, 11] in the seg workload) — goes to the kit's
+ * SIMD kernel (simd-kernels.wat, matMulTN): XNNPACK packs b and streams it for every few rows,
+ * 8.5 ms (3 GFLOP/s) there, against ? ms.
+ */
+const TN_MIN_ROWS = 4096, TN_MAX_OUTPUT = 4096;
+
+function matMulTNSimd(backend: BackendWasm, simd: SimdKernels, a: TensorInfo, b: TensorInfo, [m, k, n]: number[]): TensorInfo {
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  const scratch = backend.makeOutput([n, m], 'float32');
+  try {
+    simd.matMulTN(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId),
+      backend.getMemoryOffset(scratch.dataId), k, m, n);
+  } finally {
+    backend.disposeData(scratch.dataId);
+  }
+  return out;
 }
 
 /** A fused op's activation as its own kernel (what _FusedMatMul would have applied). */
@@ -1144,7 +1173,7 @@ export function installWasmFastKernels(): string[] {
 /** For tests and benchmarks: the composite kernels, callable without registering them. */
 export const internals = {
   conv2DBackpropInputXnn, conv2DBackpropFilter, conv2DBackpropFilterIm2col, depthwiseBackpropInput, depthwiseBackpropFilter, unsortedSegmentSum,
-  conv2DBackpropFilterDilated, conv2DBackpropFilterSimd1, maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
+  conv2DBackpropFilterDilated, conv2DBackpropFilterSimd, matMulTNSimd, maxPoolGrad, matMulXnn, slice, unpack, splitV, identity, gatherV2, sum, tanh, tile,
   /** The wasm backend's own version of a kernel this module replaced (after installing). */
   stockKernel: (kernelName: string): tf.KernelConfig | undefined => stockKernels.get(kernelName),
   /** The wasm backend's own Conv2DBackpropInput, once installWasmTrainingKernels has replaced it. */
