@@ -182,6 +182,10 @@ describe('lib/backend/wasm-training', () => {
     { name: 'batch 1, 4×4 filter, stride 3 (filter not a multiple of stride)', x: [1, 10, 6, 4], filter: [4, 4, 4, 2], strides: 3, pad: 'same' },
     { name: 'batch 2, padding wider than the filter, stride 2', x: [2, 5, 6, 2], filter: [2, 2, 2, 3], strides: 2, pad: [[0, 0], [3, 4], [2, 5], [0, 0]] },
     { name: 'batch 2, large enough for the sub-pixel path', x: [2, 17, 15, 8], filter: [3, 3, 8, 16], strides: 2, pad: 'same' },
+    // Channels in fours: the SIMD kernels (convFilterGrad for dW, convBackpropInput for dx).
+    { name: 'batch 2, 4 → 8 channels, stride 2 same on odd sizes (SIMD)', x: [2, 9, 7, 4], filter: [3, 3, 4, 8], strides: 2, pad: 'same' },
+    { name: 'batch 1, 20 → 20 channels (16 + 4), 5×5 valid, non-square (SIMD)', x: [1, 9, 8, 20], filter: [5, 5, 20, 20], strides: 1, pad: 'valid' },
+    { name: 'batch 3, 8 → 4 channels, strides 3×2, explicit padding (SIMD)', x: [3, 10, 7, 8], filter: [4, 3, 8, 4], strides: [3, 2], pad: [[0, 0], [2, 1], [1, 3], [0, 0]] },
   ];
 
   /** The shape conv2d gives for a case: [batch, outHeight, outWidth, outChannels]. */
@@ -211,7 +215,7 @@ describe('lib/backend/wasm-training', () => {
         await assertFiniteDifferences(params, loss, grads, 1, `${c.name} (filter)`);
       });
 
-      it(`sub-pixel Conv2DBackpropInput kernel matches cpu: ${c.name}`, async () => {
+      it(`sub-pixel (and SIMD) Conv2DBackpropInput kernels match cpu: ${c.name}`, async () => {
         // Called directly: through the registry, small cases go to the stock kernel instead.
         const dy = param(convOutShape(c), 7), filter = param(c.filter, 8);
         const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
@@ -220,6 +224,15 @@ describe('lib/backend/wasm-training', () => {
         const [wasm] = await onBackend('wasm', () =>
           [runInternal(internals.conv2DBackpropInputXnn, { dy: tf.tensor(dy.values, dy.shape), filter: tf.tensor(filter.values, filter.shape) }, attrs)]);
         assertClose(wasm, cpu, 1e-4, c.name);
+        if (c.x[3] % 4 === 0) {
+          const [simd] = await onBackend('wasm', () => {
+            const backend = tf.engine().backend as never, kernels = simdKernels(backend);
+            assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
+            const out = internals.conv2DBackpropInputSimd(backend, kernels, tf.tensor(dy.values, dy.shape), tf.tensor(filter.values, filter.shape), attrs as never);
+            return [tf.engine().makeTensorFromTensorInfo(out)];
+          });
+          assertClose(simd, cpu, 1e-4, `${c.name}: SIMD kernel`);
+        }
       });
     }
 

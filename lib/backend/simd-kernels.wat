@@ -290,4 +290,101 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $loopI)))
   )
+
+  ;; convBackpropInput: the input gradient of a convolution (the forward pass of a transposed
+  ;; one), dx [b, h, w, ci] with dx[b, y, x, :] = Σ over taps (p, q) with y + top − p = i·sh and
+  ;; x + left − q = j·sw inside dy, and over o, of dy[b, i, j, o] · W[p, q, :, o]; wt is the filter
+  ;; transposed to [fh, fw, co, ci], ci a multiple of 4. Pixel by pixel, 16 channels of dx at a
+  ;; time in registers, then 4 at a time: only the taps that meet dy, none of the zeros that
+  ;; padding or dilating dy by the stride would add.
+  (func (export "convBackpropInput")
+    (param $dy i32) (param $wt i32) (param $dx i32)
+    (param $b i32) (param $h i32) (param $w i32) (param $ci i32) (param $oh i32) (param $ow i32) (param $co i32)
+    (param $fh i32) (param $fw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $ciB i32) (local $coB i32) (local $n i32) (local $y i32) (local $x i32) (local $cb i32) (local $width i32)
+    (local $p i32) (local $q i32) (local $u i32) (local $v i32) (local $dyp i32) (local $dyEnd i32) (local $wp i32)
+    (local $out i32) (local $s v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $ciB (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $coB (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $out (local.get $dx))
+    (local.set $n (i32.const 0))
+    (block $doneN (loop $loopN
+      (br_if $doneN (i32.ge_u (local.get $n) (local.get $b)))
+      (local.set $y (i32.const 0))
+      (block $doneY (loop $loopY
+        (br_if $doneY (i32.ge_u (local.get $y) (local.get $h)))
+        (local.set $x (i32.const 0))
+        (block $doneX (loop $loopX
+          (br_if $doneX (i32.ge_u (local.get $x) (local.get $w)))
+          (local.set $cb (i32.const 0))
+          (block $doneC (loop $loopC
+            (br_if $doneC (i32.ge_u (local.get $cb) (local.get $ciB)))
+            ;; 16 channels if that many are left, else 4
+            (local.set $width (select (i32.const 64) (i32.const 16)
+              (i32.le_u (i32.add (local.get $cb) (i32.const 64)) (local.get $ciB))))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (v128.const i32x4 0 0 0 0))
+            (local.set $acc2 (v128.const i32x4 0 0 0 0))
+            (local.set $acc3 (v128.const i32x4 0 0 0 0))
+            (local.set $p (i32.const 0))
+            (block $doneP (loop $loopP
+              (br_if $doneP (i32.ge_u (local.get $p) (local.get $fh)))
+              (local.set $u (i32.sub (i32.add (local.get $y) (local.get $top)) (local.get $p)))
+              (if (i32.and (i32.ge_s (local.get $u) (i32.const 0))
+                           (i32.eqz (i32.rem_s (local.get $u) (local.get $sh)))) (then
+                (local.set $u (i32.div_s (local.get $u) (local.get $sh)))   ;; row i of dy
+                (if (i32.lt_s (local.get $u) (local.get $oh)) (then
+                  (local.set $q (i32.const 0))
+                  (block $doneQ (loop $loopQ
+                    (br_if $doneQ (i32.ge_u (local.get $q) (local.get $fw)))
+                    (local.set $v (i32.sub (i32.add (local.get $x) (local.get $left)) (local.get $q)))
+                    (if (i32.and (i32.ge_s (local.get $v) (i32.const 0))
+                                 (i32.eqz (i32.rem_s (local.get $v) (local.get $sw)))) (then
+                      (local.set $v (i32.div_s (local.get $v) (local.get $sw))) ;; column j of dy
+                      (if (i32.lt_s (local.get $v) (local.get $ow)) (then
+                        (local.set $dyp (i32.add (local.get $dy) (i32.mul
+                          (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $oh)) (local.get $u)) (local.get $ow)) (local.get $v))
+                          (local.get $coB))))
+                        (local.set $dyEnd (i32.add (local.get $dyp) (local.get $coB)))
+                        (local.set $wp (i32.add (i32.add (local.get $wt)
+                          (i32.mul (i32.mul (i32.add (i32.mul (local.get $p) (local.get $fw)) (local.get $q)) (local.get $co)) (local.get $ciB)))
+                          (local.get $cb)))
+                        (if (i32.eq (local.get $width) (i32.const 64)) (then
+                          (block $doneO (loop $loopO
+                            (br_if $doneO (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                            (local.set $s (v128.load32_splat (local.get $dyp)))
+                            (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $s) (v128.load (local.get $wp)))))
+                            (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $wp)))))
+                            (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $wp)))))
+                            (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $wp)))))
+                            (local.set $dyp (i32.add (local.get $dyp) (i32.const 4)))
+                            (local.set $wp (i32.add (local.get $wp) (local.get $ciB)))
+                            (br $loopO))))
+                        (else
+                          (block $doneO1 (loop $loopO1
+                            (br_if $doneO1 (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                            (local.set $acc0 (f32x4.add (local.get $acc0)
+                              (f32x4.mul (v128.load32_splat (local.get $dyp)) (v128.load (local.get $wp)))))
+                            (local.set $dyp (i32.add (local.get $dyp) (i32.const 4)))
+                            (local.set $wp (i32.add (local.get $wp) (local.get $ciB)))
+                            (br $loopO1)))))))))
+                    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                    (br $loopQ)))))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $loopP)))
+            (v128.store (local.get $out) (local.get $acc0))
+            (if (i32.eq (local.get $width) (i32.const 64)) (then
+              (v128.store offset=16 (local.get $out) (local.get $acc1))
+              (v128.store offset=32 (local.get $out) (local.get $acc2))
+              (v128.store offset=48 (local.get $out) (local.get $acc3))))
+            (local.set $out (i32.add (local.get $out) (local.get $width)))
+            (local.set $cb (i32.add (local.get $cb) (local.get $width)))
+            (br $loopC)))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $loopX)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $loopY)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $loopN)))
+  )
 )

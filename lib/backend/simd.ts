@@ -13,6 +13,9 @@ export interface SimdKernels {
   /** See simd-kernels.wat: dw [fh, fw, ci, co] of a conv over x [b, h, w, ci]; co % 4 === 0. */
   convFilterGrad(x: number, dy: number, dw: number, b: number, h: number, w: number, ci: number, oh: number, ow: number, co: number,
     fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
+  /** See simd-kernels.wat: dx [b, h, w, ci] from dy and the filter transposed to [fh, fw, co, ci]; ci % 4 === 0. */
+  convBackpropInput(dy: number, wt: number, dx: number, b: number, h: number, w: number, ci: number, oh: number, ow: number, co: number,
+    fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
   /** See simd-kernels.wat: out [m, n] = aᵀ·b for a [k, m], b [k, n]; t is scratch [n, m]; m % 4 === 0. */
   matMulTN(a: number, b: number, out: number, t: number, k: number, m: number, n: number): void;
 }
