@@ -173,7 +173,7 @@ async function shards(): Promise<void> {
 function trajectories(): void {
   console.log('5-step loss trajectories against one process, one thread:');
   for (const name of WORKLOADS) {
-    const base = child(name, []);
+    const base = child(name, ['--threads', '1']);
     for (const extra of [['--workers', '2'], ['--threads', '2']]) {
       const other = child(name, extra);
       close(other.losses, base.losses, 1e-4, `${name} ${extra.join(' ')} losses`);
@@ -183,7 +183,7 @@ function trajectories(): void {
 }
 
 async function main(): Promise<void> {
-  await setup({ backend: 'wasm', quiet: true });
+  await setup({ backend: 'wasm', quiet: true, threads: 1 });
   await kernels();
   await workloads();
   await fusedVsPlain();

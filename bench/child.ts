@@ -5,7 +5,7 @@
  *   tsx bench/child.ts WORKLOAD [--steps N] [--warmup N] [--backend wasm|cpu|tensorflow]
  *                               [--threads N] [--workers N] [--stock KERNEL,…]
  *
- * --threads N   wasm only: XNNPACK on N threads (enableWasmThreads) instead of setup()'s 1.
+ * --threads N   wasm only: XNNPACK on N threads (setup({ threads: N })) instead of setup()'s default.
  * --workers N   data-parallel: N worker threads, each its own wasm instance with 1/N of the batch.
  * --stock K,…   put the wasm backend's own kernels K back (to measure what a replacement gains).
  * --formulation plain   s2s op by op instead of the fused recurrent ops (to measure that lever).
@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { setup, type BackendName } from '../lib/runtime';
-import { enableWasmThreads, internals, wasmThreadCount } from '../lib/backend/wasm-training';
+import { internals, wasmThreadCount } from '../lib/backend/wasm-training';
 import { CREATE, type WorkloadName, WORKLOADS } from './workloads';
 import { createParallelStep } from './parallel';
 
@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '10'));
   const warmup = Number(arg('warmup', '2'));
   const backend = arg('backend') as BackendName | undefined;
-  const threads = Number(arg('threads', '1'));
+  const threadsArg = arg('threads');
+  const threads = threadsArg === undefined ? undefined : Number(threadsArg);
   const workers = Number(arg('workers', '1'));
   const stock = (arg('stock', '') ?? '').split(',').filter(Boolean);
   const formulation = arg('formulation') as 'fused' | 'plain' | undefined;
@@ -83,8 +84,8 @@ async function main(): Promise<void> {
     step = parallel;
     backendName = parallel.backend;
   } else {
-    if (threads > 1 && !enableWasmThreads(threads)) throw new Error('could not enable wasm threads');
-    const rt = await setup({ backend, seed: 0, quiet: true });
+    const rt = await setup({ backend, seed: 0, quiet: true, threads });
+    if (threads !== undefined && rt.backend === 'wasm' && rt.threads !== threads) throw new Error(`asked for ${threads} wasm threads, got ${rt.threads}`);
     restoreStockKernels(stock);
     step = CREATE[workload]({ formulation });
     backendName = rt.backend;

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setup } from '../lib/runtime';
-import { enableWasmThreads, internals } from '../lib/backend/wasm-training';
+import { internals } from '../lib/backend/wasm-training';
 import { median } from './child';
 
 function arg(name: string, fallback: string): string {
@@ -112,8 +112,7 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '9'));
   const threads = Number(arg('threads', '1'));
   const filter = arg('filter', '');
-  if (threads > 1) enableWasmThreads(threads);
-  await setup({ backend: 'wasm', quiet: true });
+  await setup({ backend: 'wasm', quiet: true, threads });
   console.log(`wasm kernels, median of ${reps} calls, XNNPACK threads: ${threads}`);
   console.log('| kernel | case | ours ms (CPU ms) | ours GFLOP/s | stock ms (CPU ms) | stock / ours (CPU) |');
   console.log('|---|---|---:|---:|---:|---:|');

@@ -90,7 +90,7 @@ async function workerMain(): Promise<void> {
     const { setup } = require('../lib/runtime') as typeof import('../lib/runtime');
     const { restoreStockKernels } = require('./child') as typeof import('./child');
     const { CREATE } = require('./workloads') as typeof import('./workloads');
-    const rt = await setup({ backend: init.backend, seed: 0, quiet: true });
+    const rt = await setup({ backend: init.backend, seed: 0, quiet: true, threads: 1 }); // one core per worker
     restoreStockKernels(init.stock);
     const step = CREATE[init.workload]({ shard: { index: init.index, count: init.count } });
     const sizes = step.variables.map((v) => v.size);

@@ -11,7 +11,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setup, type BackendName } from '../lib/runtime';
-import { enableWasmThreads } from '../lib/backend/wasm-training';
 import { CREATE, type WorkloadName } from './workloads';
 import { restoreStockKernels } from './child';
 
@@ -50,8 +49,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '1'));
   const top = Number(arg('top', '25'));
   const stock = (arg('stock', '') ?? '').split(',').filter(Boolean);
-  if (threads > 1) enableWasmThreads(threads);
-  const rt = await setup({ backend: arg('backend') as BackendName | undefined, seed: 0, quiet: true });
+  const rt = await setup({ backend: arg('backend') as BackendName | undefined, seed: 0, quiet: true, threads });
   restoreStockKernels(stock);
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
   const cpuClock = process.argv.includes('--cpu');

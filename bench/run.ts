@@ -3,12 +3,13 @@
  * same invocation, alternating (peer, ours, ours, …, peer, …) so that both see the same machine.
  *
  *   tsx bench/run.ts [--workloads seg,s2s,stn] [--steps N] [--rounds N]
- *                    [--backend wasm|cpu|tensorflow] [--configs single,threads,workers] [--no-peer]
+ *                    [--backend wasm|cpu|tensorflow] [--configs default,single,threads,workers] [--no-peer]
  *
  * Each of our measurements runs in its own child process (bench/child.ts), which reports the
  * median seconds per step after warm-up and its own peak RSS (VmHWM). Configurations of ours:
- *   single   setup()'s backend as a notebook gets it (wasm: one thread)
- *   threads  wasm with XNNPACK on 2 threads (enableWasmThreads(2) before setup())
+ *   default  setup()'s backend as a notebook gets it (wasm: XNNPACK on every free core, up to 4)
+ *   single   the same on one thread (setup({ threads: 1 }))
+ *   threads  XNNPACK on exactly 2 threads (setup({ threads: 2 }))
  *   workers  wasm data-parallel on 2 worker threads, half the batch each (bench/parallel.ts)
  * The peer is `bash ../shared/bench/peer.sh WORKLOAD STEPS`; if it cannot run, one line says why
  * and ours are printed alone.
@@ -20,8 +21,8 @@ import * as path from 'node:path';
 import type { ChildResult } from './child';
 import { WORKLOADS, type WorkloadName } from './workloads';
 
-type Config = 'single' | 'threads' | 'workers';
-const CONFIG_ARGS: Record<Config, string[]> = { single: [], threads: ['--threads', '2'], workers: ['--workers', '2'] };
+type Config = 'default' | 'single' | 'threads' | 'workers';
+const CONFIG_ARGS: Record<Config, string[]> = { default: [], single: ['--threads', '1'], threads: ['--threads', '2'], workers: ['--workers', '2'] };
 const PEER = process.env.BENCH_PEER ?? path.resolve(__dirname, '../../shared/bench/peer.sh');
 
 interface PeerResult { median_s: number; min_s: number; rss_mb: number }
@@ -78,7 +79,8 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '2'));
   const backend = process.argv.includes('--backend') ? arg('backend', 'wasm') : undefined;
   const wasmish = backend === undefined || backend === 'wasm';
-  const configs = arg('configs', wasmish ? 'single,threads,workers' : 'single').split(',') as Config[];
+  const configs = arg('configs', wasmish ? 'default,single,workers' : 'default').split(',') as Config[];
+  for (const c of configs) if (!(c in CONFIG_ARGS)) throw new Error(`unknown configuration '${c}' (${Object.keys(CONFIG_ARGS).join(', ')})`);
   let peerOk = !process.argv.includes('--no-peer');
 
   console.log(`# bench: ${new Date().toISOString().slice(0, 10)}, ${machine()}`);
@@ -132,7 +134,8 @@ async function main(): Promise<void> {
     // The fastest single step of all runs, each side: the least disturbed by other load.
     const oursBest = Math.min(...row.runs.map((x) => x.min_s));
     const peerBest = p.length ? Math.min(...p.map((x) => x.min_s)) : undefined;
-    const label = first.backend + (row.config === 'threads' ? ` ×${first.threads} threads` : row.config === 'workers' ? ` ×${first.workers} workers` : '');
+    const label = first.backend + (row.config === 'workers' ? ` ×${first.workers} workers`
+      : ` ×${first.threads} thread${first.threads === 1 ? '' : 's'}${row.config === 'default' ? ' (default)' : ''}`);
     console.log(`| ${row.workload} | ${label} | ${fmt(ours)} | ${fmt(peerS)} | ${peerS ? fmt(ours / peerS, 1) + '×' : '–'} | ` +
       `${fmt(first.flops / ours / 1e9, 1)} | ${peerS ? fmt(first.flops / peerS / 1e9, 1) : '–'} | ${rss} / ${peerRss ?? '–'} | ` +
       `${fmt(median(row.runs.map((x) => x.cpu_s)))} | ${fmt(oursBest)} / ${fmt(peerBest)}${peerBest ? ` (${fmt(oursBest / peerBest, 1)}×)` : ''} |`);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { TopLevelSpec } from 'vega-lite';
-import { mulberry32, resolveProfile, setup, shuffle } from '../lib/runtime';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { autoThreads, mulberry32, resolveProfile, resolveThreads, setup, shuffle } from '../lib/runtime';
 import { figureBundle, titleOf, PLOTLY_MIME, show, VEGA_LITE_MIME } from '../lib/plot/show';
 import { specToSvg, specToSvgSync } from '../lib/plot/svg';
 
@@ -21,6 +23,50 @@ describe('runtime', () => {
     assert.equal(tf.getBackend(), rt.backend);
     assert.match(rt.line, new RegExp(`backend ${rt.backend} .* profile quick · seed 42`));
     if (!nodeLoads) assert.match(rt.note, /tfjs-node/);
+  });
+
+  it('threads: every core up to 4 by default, 1 on a busy machine; KIT_THREADS overrides, with a clear error', () => {
+    assert.equal(resolveThreads(undefined), 'auto');
+    assert.equal(resolveThreads(''), 'auto');
+    assert.equal(resolveThreads('auto'), 'auto');
+    assert.equal(resolveThreads('3'), 3);
+    for (const bad of ['0', '1.5', 'two', '-1']) {
+      assert.throws(() => resolveThreads(bad), new RegExp(`KIT_THREADS must be 'auto' or a whole number of threads from 1 to 64 \\(got '${bad}'\\)`));
+    }
+    assert.equal(autoThreads(2, 0.4), 2);
+    assert.equal(autoThreads(8, 1.0), 4);
+    assert.equal(autoThreads(2, 2.3), 1);                                    // every core already busy
+    assert.equal(autoThreads(1, 0), 1);
+  });
+
+  describe('the wasm backend on several threads (each case its own process: the backend starts once)', () => {
+    const child = (env: Record<string, string>, ...args: string[]) => {
+      const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'fixtures', 'threads', 'child.ts'), ...args],
+        { encoding: 'utf8', env: { ...process.env, KIT_BACKEND: 'wasm', ...env }, timeout: 120_000 });
+      const line = r.stdout.trim().split('\n').pop() ?? '';
+      assert.ok(line.startsWith('{'), `the child failed: ${r.stderr.slice(-2000)}`);
+      return JSON.parse(line) as { backend: string; threads: number; line: string; losses: number[] };
+    };
+
+    it('KIT_THREADS=2 trains on 2 threads, to the same losses as 1 thread (float rounding)', function () {
+      this.timeout(240_000);
+      const one = child({ KIT_THREADS: '1' }), two = child({ KIT_THREADS: '2' });
+      assert.equal(one.threads, 1);
+      assert.match(one.line, /backend wasm \(SIMD, 1 thread\)/);
+      assert.equal(two.threads, 2);
+      assert.match(two.line, /backend wasm \(SIMD, 2 threads\)/);
+      assert.ok(one.losses[2] < one.losses[0], `the loss did not fall: ${one.losses}`);
+      two.losses.forEach((l, i) => assert.ok(Math.abs(l - one.losses[i]) <= 1e-4 * Math.abs(one.losses[i]), `step ${i}: ${l} vs ${one.losses[i]}`));
+    });
+
+    it('if the multi-threaded build cannot start, wasm on one thread, and the summary line says why', function () {
+      this.timeout(120_000);
+      const r = child({ KIT_THREADS: '2' }, 'break-threads');
+      assert.equal(r.backend, 'wasm');
+      assert.equal(r.threads, 1);
+      assert.match(r.line, /one thread: the multi-threaded wasm build did not start \(wasm-training: unexpected tfjs-backend-wasm worker script/);
+      assert.ok(r.losses.every(Number.isFinite));
+    });
   });
 
   it('rejects impossible settings with a message naming them', async () => {

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { countFigures, listNotebooks, NOTEBOOK_DIR, readNotebook, ROOT } from './notebooks';
+import { cpus } from 'node:os';
 import { notebookSummary, notebookTitle, renderIndexHtml, renderNotebookHtml } from './render-html';
 
 export type Profile = 'quick' | 'full';
@@ -43,10 +44,10 @@ function pythonPath(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-function runExecutor(input: string, output: string, profile: Profile): Promise<{ ok: boolean; seconds: number; error?: NotebookResult['error'] }> {
+function runExecutor(input: string, output: string, profile: Profile, threads: string): Promise<{ ok: boolean; seconds: number; error?: NotebookResult['error'] }> {
   return new Promise((resolve, reject) => {
     const child = spawn(pythonPath(), [join(ROOT, 'tools', 'execute.py'), input, output], {
-      env: { ...process.env, KIT_PROFILE: profile, JUPYTER_PATH: join(ROOT, '.kit', 'jupyter') },
+      env: { ...process.env, KIT_PROFILE: profile, KIT_THREADS: threads, JUPYTER_PATH: join(ROOT, '.kit', 'jupyter') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -85,6 +86,11 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
   mkdirSync(executedDir, { recursive: true });
 
   const results: NotebookResult[] = new Array(wanted.length);
+  const concurrency = Math.max(1, options.concurrency ?? 2);
+  // Notebooks running side by side share the cores: each gets its share of threads (unless
+  // KIT_THREADS says otherwise), so that no two thread pools wait on each other's cores.
+  const side = Math.min(concurrency, wanted.length);
+  const threads = process.env.KIT_THREADS || (side > 1 ? String(Math.max(1, Math.floor(cpus().length / side))) : 'auto');
   let next = 0;
   const worker = async () => {
     while (next < wanted.length) {
@@ -93,7 +99,7 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
       const input = join(dir, `${name}.ipynb`);
       const executedPath = join(executedDir, `${name}.ipynb`);
       log(`▶ ${name} (${options.profile} profile)`);
-      const run = await runExecutor(input, executedPath, options.profile);
+      const run = await runExecutor(input, executedPath, options.profile, threads);
       const nb = existsSync(executedPath) ? readNotebook(executedPath) : readNotebook(input);
       results[i] = {
         name, title: notebookTitle(nb) ?? name, summary: notebookSummary(nb), ok: run.ok, seconds: run.seconds, figures: countFigures(nb),
@@ -102,7 +108,7 @@ export async function buildHandouts(options: BuildOptions): Promise<NotebookResu
       log(run.ok ? `✔ ${name}: ${run.seconds.toFixed(1)} s, ${results[i].figures} figures` : `✘ ${describeFailure(results[i])}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
+  await Promise.all(Array.from({ length: concurrency }, worker));
 
   const builtAt = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
   results.forEach((r, i) => {

@@ -1249,8 +1249,9 @@ export function enableWasmThreads(threads: number = require('node:os').cpus().le
   const original = entry.factory;
   tf.removeBackend(BACKEND);
   tf.registerBackend(BACKEND, async () => {
-    const restore = patchNodeForWasmThreads(threads);
+    let restore = (): void => {};
     try {
+      restore = patchNodeForWasmThreads(threads);
       const backend = await original() as BackendWasm;
       type NodeWorker = { unref(): void; terminate(): void };
       const pthreads = (backend.wasm as unknown as { PThread?: { runningWorkers: NodeWorker[]; unusedWorkers: NodeWorker[] } }).PThread;
@@ -1260,6 +1261,14 @@ export function enableWasmThreads(threads: number = require('node:os').cpus().le
       for (const w of pthreads?.unusedWorkers.splice(0) ?? []) w.terminate();
       wasmThreads = wasm.getThreadsCount();
       return backend;
+    } catch (e) {
+      // The multi-threaded build did not start here: the ordinary one, on one thread.
+      restore();
+      restore = () => {};
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasmThreads = 1;
+      wasmThreadsFailure = (e as Error).message ?? String(e);
+      return original();
     } finally {
       restore();
     }
@@ -1267,9 +1276,17 @@ export function enableWasmThreads(threads: number = require('node:os').cpus().le
   return true;
 }
 
+/** Why the multi-threaded build did not start, if enableWasmThreads was asked and it did not. */
+let wasmThreadsFailure: string | undefined;
+
 /** The threads XNNPACK runs on (1 unless enableWasmThreads took effect). */
 export function wasmThreadCount(): number {
   return wasmThreads;
+}
+
+/** Why threads were asked for but the backend runs on one (undefined if they were not, or work). */
+export function wasmThreadsProblem(): string | undefined {
+  return wasmThreadsFailure;
 }
 
 function patchNodeForWasmThreads(threads: number): () => void {

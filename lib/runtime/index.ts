@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend
-import { installWasmTrainingKernels } from '../backend/wasm-training';
+import { enableWasmThreads, installWasmTrainingKernels, wasmThreadCount, wasmThreadsProblem } from '../backend/wasm-training';
 import { mulberry32, type Rng } from './random';
 
 export * from './random';
@@ -27,6 +27,15 @@ export interface SetupOptions {
   backend?: BackendName | 'auto';
   /** Don't print the one-line summary. */
   quiet?: boolean;
+  /**
+   * Cores the wasm backend's convolutions and matmuls run on (XNNPACK's thread pool). Default:
+   * the KIT_THREADS environment variable, else 'auto' = every core up to 4, but 1 when the
+   * machine is already busy (1-minute load average ≥ its cores: a thread pool waiting for a
+   * taken core is slower than one thread). Only the first setup() of a process decides (the
+   * backend starts once). Measured on 2 cores (bench/README.md): −15 to −25% per training
+   * step; results agree with one thread to float rounding (≈1e-5), not bit for bit.
+   */
+  threads?: number | 'auto';
 }
 
 export interface Runtime {
@@ -38,6 +47,8 @@ export interface Runtime {
   rng: Rng;
   /** Why a faster backend was not used, if one wasn't. */
   note: string;
+  /** Threads the wasm backend runs on (1 on the other backends, which manage their own). */
+  threads: number;
   /** The summary line printed at the top of each notebook. */
   line: string;
   /** Picks the setting of the current profile: `rt.pick({ quick: 2, full: 200 })`. */
@@ -51,6 +62,23 @@ export function resolveProfile(value: string | undefined = process.env.KIT_PROFI
   if (value === undefined || value === '') return 'full';
   if ((PROFILES as readonly string[]).includes(value)) return value as Profile;
   throw new Error(`KIT_PROFILE must be 'quick' or 'full' (got '${value}'): unset it for the full lesson`);
+}
+
+export function resolveThreads(value: string | undefined = process.env.KIT_THREADS): number | 'auto' {
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
+  throw new Error(`KIT_THREADS must be 'auto' or a whole number of threads from 1 to 64 (got '${value}'): unset it to use every free core`);
+}
+
+/** 'auto' threads: every core up to 4, or 1 if the machine is already busy. */
+export function autoThreads(cores = cpuCount(), load = require('node:os').loadavg()[0] as number): number {
+  return load >= cores ? 1 : Math.max(1, Math.min(cores, 4));
+}
+
+function cpuCount(): number {
+  const os = require('node:os') as typeof import('node:os');
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 function resolveBackendRequest(value: string | undefined): BackendName | 'auto' {
@@ -84,6 +112,15 @@ export async function setup(options: SetupOptions = {}): Promise<Runtime> {
   const profile = options.profile ?? resolveProfile();
   if (!PROFILES.includes(profile)) throw new Error(`profile must be 'quick' or 'full' (got '${profile}')`);
   const request = options.backend ?? resolveBackendRequest(process.env.KIT_BACKEND);
+  const threadsRequest = options.threads ?? resolveThreads();
+  if (threadsRequest !== 'auto' && !(Number.isInteger(threadsRequest) && threadsRequest >= 1)) {
+    throw new Error(`threads must be 'auto' or a whole number ≥ 1 (got ${threadsRequest})`);
+  }
+  // Before the wasm backend starts (a no-op once it has: re-running setup() keeps what runs).
+  if (request === 'auto' || request === 'wasm') {
+    const threads = threadsRequest === 'auto' ? autoThreads() : threadsRequest;
+    if (threads > 1) enableWasmThreads(threads);
+  }
 
   const notes: string[] = [];
   const order: BackendName[] = request === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [request];
@@ -115,12 +152,13 @@ export async function setup(options: SetupOptions = {}): Promise<Runtime> {
 
   const tfVersion = tf.version.tfjs;
   const detail = chosen === 'wasm' ? wasmDetail() : chosen === 'tensorflow' ? 'native, multi-threaded' : 'pure JavaScript, slow';
+  if (chosen === 'wasm' && wasmThreadsProblem() !== undefined) notes.push(`one thread: the multi-threaded wasm build did not start (${wasmThreadsProblem()})`);
   const note = chosen === 'tensorflow' ? '' : notes.join('; ');
   const line = `TensorFlow.js ${tfVersion} · backend ${chosen} (${detail}) · profile ${profile} · seed ${seed}` +
     (note ? ` · ${note}` : '');
   if (!options.quiet) console.log(line);
   return {
-    backend: chosen, tfVersion, profile, seed, rng, note, line,
+    backend: chosen, tfVersion, profile, seed, rng, note, line, threads: chosen === 'wasm' ? wasmThreadCount() : 1,
     pick: <T>(choices: { quick: T; full: T }): T => choices[profile],
   };
 }
@@ -132,6 +170,7 @@ export function currentSeed(): number | undefined {
 
 function wasmDetail(): string {
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
-  return `${simd}, 1 thread`;
+  const threads = wasmThreadCount();
+  return `${simd}, ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
