@@ -588,10 +588,12 @@ describe('lib/backend/wasm-training', () => {
       });
     }
 
-    it('aᵀ·b with a long reduction into a small product goes to the SIMD kernel (matMulTN) and matches cpu', async () => {
-      // k past the 4,096-row threshold and not a multiple of the kernel's 256-row chunks; m in
-      // fours (4, then 20 = 16 + 4); n below 4, a multiple of 4, and 4 + a remainder.
-      for (const [k, m, n] of [[4099, 4, 3], [4100, 20, 4], [5000, 8, 11], [4096, 12, 1]]) {
+    it('aᵀ·b goes to the SIMD kernels (matMulTN, matMulTNRows) and matches cpu', async () => {
+      // matMulTN (n narrow, m in fours): k not a multiple of its 256-row chunks; n below 4, 4, and
+      // 4 + a remainder. matMulTNRows (n in fours): k past and within its 64-row chunks, n = 16 + 4,
+      // 12 and 8 with m not in fours, k = 1.
+      for (const [k, m, n] of [[4099, 4, 3], [4100, 20, 4], [5000, 8, 11], [4096, 12, 1],
+        [70, 5, 16], [130, 64, 20], [1, 3, 8], [200, 7, 12]]) {
         const a = param([k, m], 106), b = param([k, n], 107);
         const run = (backend: Backend) => onBackend(backend, () => [tf.matMul(tf.tensor(a.values, a.shape), tf.tensor(b.values, b.shape), true, false)]);
         const [wasm] = await run('wasm');

@@ -387,4 +387,75 @@
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $loopN)))
   )
+
+  ;; matMulTNRows: out [m, n] = aT b for a [k, m], b [k, n] (row-major), n a multiple of 4: the
+  ;; same product as matMulTN, vectorised along the rows of b instead of the columns of a (the
+  ;; form of convFilterGrad). Chunks of 64 rows; for each column of a, 16 columns of out at a
+  ;; time accumulate in registers over the chunk, then 4 at a time for the rest.
+  (func (export "matMulTNRows")
+    (param $a i32) (param $b i32) (param $out i32) (param $k i32) (param $m i32) (param $n i32)
+    (local $mB i32) (local $nB i32) (local $kc i32) (local $kEnd i32) (local $mi i32) (local $nb i32)
+    (local $pa i32) (local $pb i32) (local $paEnd i32) (local $po i32) (local $s v128)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $mB (i32.shl (local.get $m) (i32.const 2)))
+    (local.set $nB (i32.shl (local.get $n) (i32.const 2)))
+    ;; out = 0
+    (local.set $po (local.get $out))
+    (local.set $paEnd (i32.add (local.get $out) (i32.mul (local.get $m) (local.get $nB))))
+    (block $zeroed (loop $zero
+      (br_if $zeroed (i32.ge_u (local.get $po) (local.get $paEnd)))
+      (v128.store (local.get $po) (v128.const i32x4 0 0 0 0))
+      (local.set $po (i32.add (local.get $po) (i32.const 16)))
+      (br $zero)))
+    (local.set $kc (i32.const 0))
+    (block $doneK (loop $loopK
+      (br_if $doneK (i32.ge_u (local.get $kc) (local.get $k)))
+      (local.set $kEnd (i32.add (local.get $kc) (i32.const 64)))
+      (if (i32.gt_u (local.get $kEnd) (local.get $k)) (then (local.set $kEnd (local.get $k))))
+      (local.set $mi (i32.const 0))
+      (block $doneM (loop $loopM
+        (br_if $doneM (i32.ge_u (local.get $mi) (local.get $m)))
+        (local.set $nb (i32.const 0))                                     ;; byte offset in a row of b
+        (block $doneN (loop $loopN
+          (br_if $doneN (i32.ge_u (local.get $nb) (local.get $nB)))
+          (local.set $po (i32.add (i32.add (local.get $out) (i32.mul (local.get $mi) (local.get $nB))) (local.get $nb)))
+          (local.set $pa (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $kc) (local.get $m)) (local.get $mi)) (i32.const 2))))
+          (local.set $paEnd (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $kEnd) (local.get $m)) (local.get $mi)) (i32.const 2))))
+          (local.set $pb (i32.add (i32.add (local.get $b) (i32.mul (local.get $kc) (local.get $nB))) (local.get $nb)))
+          (if (i32.le_u (i32.add (local.get $nb) (i32.const 64)) (local.get $nB)) (then
+            (local.set $acc0 (v128.load (local.get $po)))
+            (local.set $acc1 (v128.load offset=16 (local.get $po)))
+            (local.set $acc2 (v128.load offset=32 (local.get $po)))
+            (local.set $acc3 (v128.load offset=48 (local.get $po)))
+            (block $doneR (loop $loopR
+              (br_if $doneR (i32.ge_u (local.get $pa) (local.get $paEnd)))
+              (local.set $s (v128.load32_splat (local.get $pa)))
+              (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $s) (v128.load (local.get $pb)))))
+              (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $pb)))))
+              (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $pb)))))
+              (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $pb)))))
+              (local.set $pa (i32.add (local.get $pa) (local.get $mB)))
+              (local.set $pb (i32.add (local.get $pb) (local.get $nB)))
+              (br $loopR)))
+            (v128.store (local.get $po) (local.get $acc0))
+            (v128.store offset=16 (local.get $po) (local.get $acc1))
+            (v128.store offset=32 (local.get $po) (local.get $acc2))
+            (v128.store offset=48 (local.get $po) (local.get $acc3))
+            (local.set $nb (i32.add (local.get $nb) (i32.const 64))))
+          (else
+            (local.set $acc0 (v128.load (local.get $po)))
+            (block $doneR1 (loop $loopR1
+              (br_if $doneR1 (i32.ge_u (local.get $pa) (local.get $paEnd)))
+              (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $pa)) (v128.load (local.get $pb)))))
+              (local.set $pa (i32.add (local.get $pa) (local.get $mB)))
+              (local.set $pb (i32.add (local.get $pb) (local.get $nB)))
+              (br $loopR1)))
+            (v128.store (local.get $po) (local.get $acc0))
+            (local.set $nb (i32.add (local.get $nb) (i32.const 16)))))
+          (br $loopN)))
+        (local.set $mi (i32.add (local.get $mi) (i32.const 1)))
+        (br $loopM)))
+      (local.set $kc (local.get $kEnd))
+      (br $loopK)))
+  )
 )

@@ -18,6 +18,8 @@ export interface SimdKernels {
     fh: number, fw: number, sh: number, sw: number, top: number, left: number): void;
   /** See simd-kernels.wat: out [m, n] = aᵀ·b for a [k, m], b [k, n]; t is scratch [n, m]; m % 4 === 0. */
   matMulTN(a: number, b: number, out: number, t: number, k: number, m: number, n: number): void;
+  /** See simd-kernels.wat: the same product, vectorised along b's rows; n % 4 === 0. */
+  matMulTNRows(a: number, b: number, out: number, k: number, m: number, n: number): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();

@@ -696,7 +696,7 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2], k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (kernelName === 'BatchMatMul' && transposeA && !transposeB && batchA === 1 && batchB === 1
-    && m % 4 === 0 && k >= TN_MIN_ROWS && m * n <= TN_MAX_OUTPUT) {
+    && m * n <= TN_MAX_OUTPUT && (n % 4 === 0 || m % 4 === 0)) {
     const simd = simdKernels(args.backend as BackendWasm);
     if (simd !== undefined) return matMulTNSimd(args.backend as BackendWasm, simd, a, b, [m, k, n]);
   }
@@ -749,16 +749,26 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
 }
 
 /**
- * aᵀ·b with a long reduction into a small product — the weight gradient of a dense layer
- * applied to every pixel ([65536, 16]ᵀ · [65536, 11] in the seg workload) — goes to the kit's
- * SIMD kernel (simd-kernels.wat, matMulTN): XNNPACK packs b and streams it for every few rows,
- * 8.5 ms (3 GFLOP/s) there, against ? ms.
+ * aᵀ·b — the weight gradient of every dense layer — goes to the kit's SIMD kernels
+ * (simd-kernels.wat) instead of an explicit transpose of a and XNNPACK, which packs b afresh
+ * each time (it is a new gradient every step). Vectorised along b's rows (matMulTNRows) when n
+ * is a multiple of 4, along a's columns (matMulTN) when n is narrow; ms, one thread, fresh
+ * operands (rows / columns / transpose + XNNPACK): s2s [1280, 128]ᵀ·[1280, 384] 4.9 / 6.2 /
+ * 6.8; [1280, 64]ᵀ·[1280, 384] 2.4 / 3.1 / 4.6; STN [3136, 64]ᵀ·[3136, 128] 1.7 / 2.3 / 4.3;
+ * seg's head [65536, 16]ᵀ·[65536, 12] 2.1 / 1.2 / 10.5. Products up to 131,072 outputs (the
+ * largest measured).
  */
-const TN_MIN_ROWS = 4096, TN_MAX_OUTPUT = 4096;
+const TN_MAX_OUTPUT = 131072;
 
 function matMulTNSimd(backend: BackendWasm, simd: SimdKernels, a: TensorInfo, b: TensorInfo, [m, k, n]: number[]): TensorInfo {
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  const [pa, pb, po] = [a, b, out].map((t) => backend.getMemoryOffset(t.dataId));
+  if (n % 4 === 0 && (n >= 16 || m % 4 !== 0)) {
+    simd.matMulTNRows(pa, pb, po, k, m, n);
+    return out;
+  }
+  if (m % 4 !== 0) throw new Error(`wasm-training: matMulTNSimd needs m or n a multiple of 4 (got m = ${m}, n = ${n})`);
   const scratch = backend.makeOutput([n, m], 'float32');
   try {
     simd.matMulTN(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId),
