@@ -45,7 +45,7 @@ describe('runtime', () => {
         { encoding: 'utf8', env: { ...process.env, KIT_BACKEND: 'wasm', ...env }, timeout: 120_000 });
       const line = r.stdout.trim().split('\n').pop() ?? '';
       assert.ok(line.startsWith('{'), `the child failed: ${r.stderr.slice(-2000)}`);
-      return JSON.parse(line) as { backend: string; threads: number; line: string; losses: number[] };
+      return JSON.parse(line) as { backend: string; threads: number; line: string; losses: number[]; errors: Record<string, number>; simdThreads: number; parallelRuns: number };
     };
 
     it('KIT_THREADS=2 trains on 2 threads, to the same losses as 1 thread (float rounding)', function () {
@@ -57,6 +57,15 @@ describe('runtime', () => {
       assert.match(two.line, /backend wasm \(SIMD, 2 threads\)/);
       assert.ok(one.losses[2] < one.losses[0], `the loss did not fall: ${one.losses}`);
       two.losses.forEach((l, i) => assert.ok(Math.abs(l - one.losses[i]) <= 1e-4 * Math.abs(one.losses[i]), `step ${i}: ${l} vs ${one.losses[i]}`));
+      // The kit's SIMD kernels run on both threads too (split over images or rows), and agree with cpu.
+      assert.equal(one.simdThreads, 1);
+      assert.equal(two.simdThreads, 2);
+      assert.equal(one.parallelRuns, 0);
+      assert.ok(two.parallelRuns >= 5, `only ${two.parallelRuns} kernel runs were split over the 2 threads`);
+      for (const r of [one, two]) {
+        assert.equal(Object.keys(r.errors).length, 5);
+        for (const [name, err] of Object.entries(r.errors)) assert.ok(err <= 1e-5, `${r.threads} threads, ${name}: relative error ${err}`);
+      }
     });
 
     it('if the multi-threaded build cannot start, wasm on one thread, and the summary line says why', function () {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmTrainingKernels, internals } from '../lib/backend/wasm-training';
-import { simdKernels, useSimdKernels } from '../lib/backend/simd';
+import { simdKernels, simdRunner, useSimdKernels } from '../lib/backend/simd';
 import { assemble, render } from '../tools/build-wasm';
 import { mulberry32, normal } from '../lib/runtime/random';
 
@@ -226,7 +226,7 @@ describe('lib/backend/wasm-training', () => {
         assertClose(wasm, cpu, 1e-4, c.name);
         if (c.x[3] % 4 === 0) {
           const [simd] = await onBackend('wasm', () => {
-            const backend = tf.engine().backend as never, kernels = simdKernels(backend);
+            const backend = tf.engine().backend as never, kernels = simdRunner(backend);
             assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
             const out = internals.conv2DBackpropInputSimd(backend, kernels, tf.tensor(dy.values, dy.shape), tf.tensor(filter.values, filter.shape), attrs as never);
             return [tf.engine().makeTensorFromTensorInfo(out)];
@@ -502,7 +502,7 @@ describe('lib/backend/wasm-training', () => {
           const [simd] = await onBackend('wasm', () => {
             const i = inputs(), backend = tf.engine().backend as never;
             const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, undefined, false, 'channelsLast');
-            const kernels = simdKernels(backend);
+            const kernels = simdRunner(backend);
             assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
             return [tf.engine().makeTensorFromTensorInfo(internals.conv2DBackpropFilterSimd(backend, kernels, i.x, i.dy, info))];
           });
@@ -602,7 +602,7 @@ describe('lib/backend/wasm-training', () => {
         assert.ok(maxAbs(cpu) > 1, 'vacuous');
         // The kernel itself, called directly (the registry could route elsewhere).
         const [direct] = await onBackend('wasm', () => {
-          const backend = tf.engine().backend as never, kernels = simdKernels(backend);
+          const backend = tf.engine().backend as never, kernels = simdRunner(backend);
           assert.ok(kernels !== undefined, 'the SIMD kernels did not instantiate');
           const out = internals.matMulTNSimd(backend, kernels, tf.tensor(a.values, a.shape), tf.tensor(b.values, b.shape), [m, k, n]);
           return [tf.engine().makeTensorFromTensorInfo(out)];

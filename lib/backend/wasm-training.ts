@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm'; // also registers the 'wasm' backend and its kernels
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { installAdamKernel } from './adam-kernel';
-import { simdKernels, type SimdKernels } from './simd';
+import { simdRunner, type SimdRunner } from './simd';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -227,7 +227,7 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     throw new Error(`wasm-training: Conv2DBackpropFilter dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
   const backend = args.backend as BackendWasm;
-  const simd = co % 4 === 0 ? simdKernels(backend) : undefined;
+  const simd = co % 4 === 0 ? simdRunner(backend) : undefined;
   if (simd !== undefined) return conv2DBackpropFilterSimd(backend, simd, x, dy, info);
   if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(backend, x, dy, info);
   return conv2DBackpropFilterDilated(args.backend as BackendWasm, x, dy, info);
@@ -241,13 +241,47 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
  * 3×3 32→64 over [64, 14, 14, 32] 13 / 24; seg 3×3 16→32 stride 2 over [16, 64, 64, 16] 4.9 /
  * 13; 3×3 1→16 over [16, 64, 64, 1] 0.7 / 9.6 / 4.8 — 26–36 GFLOP/s against 2–20.
  */
-function conv2DBackpropFilterSimd(backend: BackendWasm, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+function conv2DBackpropFilterSimd(backend: BackendWasm, simd: SimdRunner, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const out = backend.makeOutput([fh, fw, ci, co], 'float32');
-  simd.convFilterGrad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId),
-    b, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left);
+  // On several threads, each sums over its share of the images into its own filter; then added.
+  const parts = splitWork(b, simd.threads, b * oh * ow * fh * fw * ci * co);
+  const partials = parts.slice(1).map(() => backend.makeOutput([fh, fw, ci, co], 'float32'));
+  try {
+    const [px, pdy] = [x, dy].map((t) => backend.getMemoryOffset(t.dataId));
+    simd.run('convFilterGrad', parts.map(([m0, m], i) => [px + 4 * m0 * h * w * ci, pdy + 4 * m0 * oh * ow * co,
+      backend.getMemoryOffset((i === 0 ? out : partials[i - 1]).dataId), m, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left]));
+    addInto(backend, out, partials);
+  } finally {
+    for (const t of partials) backend.disposeData(t.dataId);
+  }
   return out;
+}
+
+/** Work (multiply-adds) below which a kernel runs on one thread: waking a helper costs ~10–50 µs. */
+const PARALLEL_MIN_WORK = 1 << 20;
+
+/** [first, count] of n items (images, rows) in up to `threads` parts; one part for small work. */
+function splitWork(n: number, threads: number, work: number): [number, number][] {
+  const parts = work < PARALLEL_MIN_WORK ? 1 : Math.max(1, Math.min(threads, n));
+  const out: [number, number][] = [];
+  for (let i = 0, first = 0; i < parts; i++) {
+    const count = Math.floor(n / parts) + (i < n % parts ? 1 : 0);
+    out.push([first, count]);
+    first += count;
+  }
+  return out;
+}
+
+/** out += each of the partials (same shape), through views of wasm memory. */
+function addInto(backend: BackendWasm, out: TensorInfo, partials: TensorInfo[]): void {
+  if (partials.length === 0) return;
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  for (const p of partials) {
+    const v = backend.typedArrayFromHeap(p) as Float32Array;
+    for (let i = 0; i < o.length; i++) o[i] += v[i];
+  }
 }
 
 /**
@@ -572,11 +606,13 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;               // [b, oh, ow, c]
   const dx = backend.typedArrayFromHeap(out) as Float32Array;               // [b, h, w, c]
   const tiled = fh === sh && fw === sw && dh === 1 && dw === 1 && top === 0 && left === 0 && oh * sh <= h && ow * sw <= w;
-  const simd = tiled && fh === 2 && fw === 2 && c % 4 === 0 ? simdKernels(backend) : undefined;
+  const simd = tiled && fh === 2 && fw === 2 && c % 4 === 0 ? simdRunner(backend) : undefined;
   if (simd !== undefined) {
     // Writes every element of every window; only rows and columns past the windows stay.
     if (2 * oh !== h || 2 * ow !== w) dx.fill(0);
-    simd.maxPool2x2Grad(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId), b, h, w, c, oh, ow);
+    const [px, pdy, pdx] = [x, dy, out].map((t) => backend.getMemoryOffset(t.dataId));
+    simd.run('maxPool2x2Grad', splitWork(b, simd.threads, b * h * w * c).map(([m0, m]) =>
+      [px + 4 * m0 * h * w * c, pdy + 4 * m0 * oh * ow * c, pdx + 4 * m0 * h * w * c, m, h, w, c, oh, ow]));
     return out;
   }
   dx.fill(0);
@@ -697,7 +733,7 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (kernelName === 'BatchMatMul' && transposeA && !transposeB && batchA === 1 && batchB === 1
     && m * n <= TN_MAX_OUTPUT && (n % 4 === 0 || m % 4 === 0)) {
-    const simd = simdKernels(args.backend as BackendWasm);
+    const simd = simdRunner(args.backend as BackendWasm);
     if (simd !== undefined) return matMulTNSimd(args.backend as BackendWasm, simd, a, b, [m, k, n]);
   }
   const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
@@ -760,21 +796,26 @@ function matMulXnn(kernelName: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs)
  */
 const TN_MAX_OUTPUT = 131072;
 
-function matMulTNSimd(backend: BackendWasm, simd: SimdKernels, a: TensorInfo, b: TensorInfo, [m, k, n]: number[]): TensorInfo {
+function matMulTNSimd(backend: BackendWasm, simd: SimdRunner, a: TensorInfo, b: TensorInfo, [m, k, n]: number[]): TensorInfo {
+  const rows = n % 4 === 0 && (n >= 16 || m % 4 !== 0);
+  if (!rows && m % 4 !== 0) throw new Error(`wasm-training: matMulTNSimd needs m or n a multiple of 4 (got m = ${m}, n = ${n})`);
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...outBatch, m, n], 'float32');
-  const [pa, pb, po] = [a, b, out].map((t) => backend.getMemoryOffset(t.dataId));
-  if (n % 4 === 0 && (n >= 16 || m % 4 !== 0)) {
-    simd.matMulTNRows(pa, pb, po, k, m, n);
-    return out;
-  }
-  if (m % 4 !== 0) throw new Error(`wasm-training: matMulTNSimd needs m or n a multiple of 4 (got m = ${m}, n = ${n})`);
-  const scratch = backend.makeOutput([n, m], 'float32');
+  // On several threads, each reduces its share of the k rows into its own product; then added.
+  const parts = splitWork(k, simd.threads, k * m * n);
+  const partials = parts.slice(1).map(() => backend.makeOutput([m, n], 'float32'));
+  const scratch = rows ? [] : parts.map(() => backend.makeOutput([n, m], 'float32'));
   try {
-    simd.matMulTN(backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId),
-      backend.getMemoryOffset(scratch.dataId), k, m, n);
+    const [pa, pb] = [a, b].map((t) => backend.getMemoryOffset(t.dataId));
+    const target = (i: number) => backend.getMemoryOffset((i === 0 ? out : partials[i - 1]).dataId);
+    if (rows) {
+      simd.run('matMulTNRows', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, target(i), kc, m, n]));
+    } else {
+      simd.run('matMulTN', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, target(i), backend.getMemoryOffset(scratch[i].dataId), kc, m, n]));
+    }
+    addInto(backend, out, partials);
   } finally {
-    backend.disposeData(scratch.dataId);
+    for (const t of [...partials, ...scratch]) backend.disposeData(t.dataId);
   }
   return out;
 }
@@ -1098,7 +1139,7 @@ const stockKernels = new Map<string, tf.KernelConfig>();
  * stride 1 the sub-pixel form is one dense XNNPACK convolution and as fast or faster (STN 5×5
  * 20→20: 36 against 38 ms; 3×3 32→64: 13.6 against 14.3), so it keeps those.
  */
-function conv2DBackpropInputSimd(backend: BackendWasm, simd: SimdKernels, dy: TensorInfo, filter: TensorInfo,
+function conv2DBackpropInputSimd(backend: BackendWasm, simd: SimdRunner, dy: TensorInfo, filter: TensorInfo,
   attrs: tf.Conv2DBackpropInputAttrs): TensorInfo {
   const info = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
@@ -1116,8 +1157,10 @@ function conv2DBackpropInputSimd(backend: BackendWasm, simd: SimdKernels, dy: Te
   const wt = backend.makeOutput([fh, fw, co, ci], 'float32', undefined, transposed);
   try {
     const dx = backend.makeOutput([b, h, w, ci], 'float32');
-    simd.convBackpropInput(backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(wt.dataId), backend.getMemoryOffset(dx.dataId),
-      b, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left);
+    const [pdy, pwt, pdx] = [dy, wt, dx].map((t) => backend.getMemoryOffset(t.dataId));
+    // On several threads, each its share of the images (disjoint parts of dx).
+    simd.run('convBackpropInput', splitWork(b, simd.threads, b * oh * ow * fh * fw * ci * co).map(([m0, m]) =>
+      [pdy + 4 * m0 * oh * ow * co, pwt, pdx + 4 * m0 * h * w * ci, m, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left]));
     return dx;
   } finally {
     backend.disposeData(wt.dataId);
@@ -1131,7 +1174,7 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const macs = tf.util.sizeFromShape(dy.shape) * filter.shape[0] * filter.shape[1] * filter.shape[2];
   const strided = typeof attrs.strides === 'number' ? attrs.strides > 1 : attrs.strides.some((s) => s > 1);
   const simd = strided && attrs.dataFormat !== 'NCHW' && filter.shape[2] % 4 === 0 && filter.dtype === 'float32'
-    ? simdKernels(args.backend as BackendWasm) : undefined;
+    ? simdRunner(args.backend as BackendWasm) : undefined;
   if (simd !== undefined) return conv2DBackpropInputSimd(args.backend as BackendWasm, simd, dy, filter, attrs);
   // The stock kernel also handles NCHW, which the sub-pixel version does not.
   if (stock !== undefined && (attrs.dataFormat === 'NCHW' || macs < SMALL_TRANSPOSED_CONV_MACS)) {
