@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TopLevelSpec } from 'vega-lite';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { autoThreads, mulberry32, resolveProfile, resolveThreads, setup, shuffle } from '../lib/runtime';
+import { autoThreads, idleCoresNow, mulberry32, resolveProfile, resolveThreads, setup, shuffle } from '../lib/runtime';
 import { figureBundle, titleOf, PLOTLY_MIME, show, VEGA_LITE_MIME } from '../lib/plot/show';
 import { specToSvg, specToSvgSync } from '../lib/plot/svg';
 
@@ -25,7 +25,7 @@ describe('runtime', () => {
     if (!nodeLoads) assert.match(rt.note, /tfjs-node/);
   });
 
-  it('threads: every core up to 4 by default, 1 on a busy machine; KIT_THREADS overrides, with a clear error', () => {
+  it('threads: the idle cores (1 to 4) by default; KIT_THREADS overrides, with a clear error', () => {
     assert.equal(resolveThreads(undefined), 'auto');
     assert.equal(resolveThreads(''), 'auto');
     assert.equal(resolveThreads('auto'), 'auto');
@@ -33,10 +33,16 @@ describe('runtime', () => {
     for (const bad of ['0', '1.5', 'two', '-1']) {
       assert.throws(() => resolveThreads(bad), new RegExp(`KIT_THREADS must be 'auto' or a whole number of threads from 1 to 64 \\(got '${bad}'\\)`));
     }
-    assert.equal(autoThreads(2, 0.4), 2);
-    assert.equal(autoThreads(8, 1.0), 4);
-    assert.equal(autoThreads(2, 2.3), 1);                                    // every core already busy
-    assert.equal(autoThreads(1, 0), 1);
+    assert.equal(autoThreads(2), 2);                                         // both cores idle
+    assert.equal(autoThreads(1.7), 2);
+    assert.equal(autoThreads(1.2), 1);                                       // one core taken by another job
+    assert.equal(autoThreads(0.1), 1);
+    assert.equal(autoThreads(7.8), 4);                                       // at most 4
+  });
+
+  it('idleCoresNow samples the machine: between 0 and its cores', async () => {
+    const idle = await idleCoresNow(50);
+    assert.ok(idle >= 0 && idle <= require('node:os').cpus().length + 1e-9, `idle cores ${idle}`);
   });
 
   describe('the wasm backend on several threads (each case its own process: the backend starts once)', () => {

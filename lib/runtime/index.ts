@@ -28,12 +28,12 @@ export interface SetupOptions {
   /** Don't print the one-line summary. */
   quiet?: boolean;
   /**
-   * Cores the wasm backend's convolutions and matmuls run on (XNNPACK's thread pool). Default:
-   * the KIT_THREADS environment variable, else 'auto' = every core up to 4, but 1 when the
-   * machine is already busy (1-minute load average ≥ its cores: a thread pool waiting for a
-   * taken core is slower than one thread). Only the first setup() of a process decides (the
-   * backend starts once). Measured on 2 cores (bench/README.md): −15 to −25% per training
-   * step; results agree with one thread to float rounding (≈1e-5), not bit for bit.
+   * Cores the wasm backend's convolutions and matmuls run on (XNNPACK's thread pool and the
+   * kit's own kernels). Default: the KIT_THREADS environment variable, else 'auto' = the cores
+   * idle when setup() runs (sampled for 100 ms), from 1 to 4: a thread pool waiting for a core
+   * that another job holds is slower than one thread. Only the first setup() of a process
+   * decides (the backend starts once). Measured on 2 cores (bench/README.md); results agree
+   * with one thread to float rounding (≈1e-5), not bit for bit.
    */
   threads?: number | 'auto';
 }
@@ -71,14 +71,29 @@ export function resolveThreads(value: string | undefined = process.env.KIT_THREA
   throw new Error(`KIT_THREADS must be 'auto' or a whole number of threads from 1 to 64 (got '${value}'): unset it to use every free core`);
 }
 
-/** 'auto' threads: every core up to 4, or 1 if the machine is already busy. */
-export function autoThreads(cores = cpuCount(), load = require('node:os').loadavg()[0] as number): number {
-  return load >= cores ? 1 : Math.max(1, Math.min(cores, 4));
+/**
+ * 'auto' threads: the cores idle right now, rounded, from 1 to 4. A thread pool that has to wait
+ * for a taken core is slower than one thread (bench/README.md), so a core busy with another job
+ * is not counted. `idleCores` defaults to a 100 ms sample of the machine (idleCoresNow).
+ */
+export function autoThreads(idleCores: number): number {
+  return Math.max(1, Math.min(4, Math.floor(idleCores + 0.5)));
 }
 
-function cpuCount(): number {
+/** How many cores were idle over the next `ms` milliseconds (from the kernel's per-core CPU times). */
+export async function idleCoresNow(ms = 100): Promise<number> {
   const os = require('node:os') as typeof import('node:os');
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const total = () => os.cpus().reduce((acc, c) => {
+    const t = c.times;
+    acc.idle += t.idle;
+    acc.all += t.user + t.nice + t.sys + t.idle + t.irq;
+    return acc;
+  }, { idle: 0, all: 0 });
+  const a = total();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = total();
+  const all = b.all - a.all;
+  return all > 0 ? ((b.idle - a.idle) / all) * os.cpus().length : 1;
 }
 
 function resolveBackendRequest(value: string | undefined): BackendName | 'auto' {
@@ -118,7 +133,7 @@ export async function setup(options: SetupOptions = {}): Promise<Runtime> {
   }
   // Before the wasm backend starts (a no-op once it has: re-running setup() keeps what runs).
   if (request === 'auto' || request === 'wasm') {
-    const threads = threadsRequest === 'auto' ? autoThreads() : threadsRequest;
+    const threads = threadsRequest === 'auto' ? autoThreads(await idleCoresNow()) : threadsRequest;
     if (threads > 1) enableWasmThreads(threads);
   }
 
