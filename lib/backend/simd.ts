@@ -56,8 +56,10 @@ function load(backend: BackendWasm): { kernels: SimdKernels; runner: SimdRunner 
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       const module = new WebAssembly.Module(Buffer.from(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM, 'base64'));
       const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
-      // On the multi-threaded build (shared memory), as many helper threads as XNNPACK has.
-      const helpers = shared ? startHelpers(module, memory, getThreadsCount() - 1) : [];
+      // On the multi-threaded build (shared memory), as many helper threads as XNNPACK has
+      // (KIT_SIMD_HELPERS=0: none, to measure what they gain: stn −13%, seg and s2s −7% per step
+      // on 2 cores).
+      const helpers = shared && process.env.KIT_SIMD_HELPERS !== '0' ? startHelpers(module, memory, getThreadsCount() - 1) : [];
       entry = { kernels, runner: createRunner(kernels, helpers) };
     } catch {
       entry = null;                                                           // no SIMD: the JavaScript paths stay
