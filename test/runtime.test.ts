@@ -51,7 +51,7 @@ describe('runtime', () => {
         { encoding: 'utf8', env: { ...process.env, KIT_BACKEND: 'wasm', ...env }, timeout: 120_000 });
       const line = r.stdout.trim().split('\n').pop() ?? '';
       assert.ok(line.startsWith('{'), `the child failed: ${r.stderr.slice(-2000)}`);
-      return JSON.parse(line) as { backend: string; threads: number; line: string; losses: number[]; errors: Record<string, number>; simdThreads: number; parallelRuns: number };
+      return JSON.parse(line) as { backend: string; threads: number; line: string; losses: number[]; errors: Record<string, number>; simdThreads: number; parallelRuns: number; leaked: { tensors: number; ids: number } };
     };
 
     it('KIT_THREADS=2 trains on 2 threads, to the same losses as 1 thread (float rounding)', function () {
@@ -70,6 +70,7 @@ describe('runtime', () => {
       assert.ok(two.parallelRuns >= 5, `only ${two.parallelRuns} kernel runs were split over the 2 threads`);
       for (const r of [one, two]) {
         assert.equal(Object.keys(r.errors).length, 5);
+        assert.deepEqual(r.leaked, { tensors: 0, ids: 0 }, `${r.threads} threads: the kernels leaked`);
         for (const [name, err] of Object.entries(r.errors)) assert.ok(err <= 1e-5, `${r.threads} threads, ${name}: relative error ${err}`);
       }
     });

@@ -904,7 +904,7 @@ describe('lib/backend/wasm-training', () => {
       tf.dispose([x, w, wt, dw, table, ids]);
     });
 
-    it('5 training steps through every replaced kernel (matmuls, views, sum, tanh, gather, im2col, tiled pooling) leak nothing', async () => {
+    it('5 training steps through every replaced kernel (matmuls, views, sum, tanh, gather, SIMD filter gradient, SIMD pooling, aᵀ·b) leak nothing', async () => {
       await tf.setBackend('wasm');
       const img = randTensor([3, 9, 7, 1], 86), w1 = randTensor([3, 3, 1, 4], 87);           // im2col filter gradient
       const a = randTensor([4, 6, 5], 88), b = randTensor([5, 3], 89), c = randTensor([6, 5], 90); // batched / shared / transposed
@@ -923,8 +923,11 @@ describe('lib/backend/wasm-training', () => {
           const part = tf.slice(big0, [1, 0, 3, 5], [2, 5, 60, 60]);
           const sums = tf.add(tf.sum(tf.sum(big0, [0, 1, 2])), tf.sum(tf.sum(part, [0, 1])));         // large and small leading-axis sums
           const g = tf.gather(table0, corners);
+          // aᵀ·b on the SIMD kernels: along b's rows (n = 4, m = 5), and along a's columns with its scratch (m = n = 4).
+          const tnRows = tf.matMul(tf.reshape(a0, [24, 5]), tf.ones([24, 4]), true, false);
+          const tnCols = tf.matMul(tf.reshape(tf.square(a0), [30, 4]), tf.reshape(a0, [30, 4]), true, false);
           return tf.addN([tf.sum(tf.square(pooled)), tf.sum(ab), tf.sum(cb), tf.sum(fused), tf.sum(tf.square(s1)),
-            tf.sum(s2), sums, tf.sum(tf.square(g))]) as tf.Scalar;
+            tf.sum(s2), sums, tf.sum(tf.square(g)), tf.sum(tnRows), tf.sum(tnCols)]) as tf.Scalar;
         })([img, w1, a, b, big, seq, table]);
         // The reshape that the stock operator cache mixed up, and an Identity.
         const r = [tf.matMul(tf.ones([1, 4]), x8), tf.matMul(tf.ones([1, 2]), tf.reshape(x8, [2, 4])), tf.clone(x8)];
