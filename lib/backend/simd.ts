@@ -133,11 +133,12 @@ function startHelpers(module: WebAssembly.Module, memory: WebAssembly.Memory, co
 }
 
 function createRunner(kernels: SimdKernels, helpers: Helper[]): SimdRunner {
+  let parallelRuns = 0;
   return {
     threads: 1 + helpers.length,
-    parallelRuns: 0,
+    get parallelRuns() { return parallelRuns; },
     run(name, calls) {
-      if (calls.length > 1 && helpers.length > 0) (this as { parallelRuns: number }).parallelRuns++;
+      if (calls.length > 1 && helpers.length > 0) parallelRuns++;
       const index = KERNEL_NAMES.indexOf(name);
       const sent: Helper[] = [];
       for (let i = 1; i < calls.length && i <= helpers.length; i++) {

@@ -230,7 +230,7 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const simd = co % 4 === 0 ? simdRunner(backend) : undefined;
   if (simd !== undefined) return conv2DBackpropFilterSimd(backend, simd, x, dy, info);
   if (fh * fw * ci <= IM2COL_MAX_ROWS) return conv2DBackpropFilterIm2col(backend, x, dy, info);
-  return conv2DBackpropFilterDilated(args.backend as BackendWasm, x, dy, info);
+  return conv2DBackpropFilterDilated(backend, x, dy, info);
 }
 
 /**
@@ -245,17 +245,11 @@ function conv2DBackpropFilterSimd(backend: BackendWasm, simd: SimdRunner, x: Ten
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const out = backend.makeOutput([fh, fw, ci, co], 'float32');
-  // On several threads, each sums over its share of the images into its own filter; then added.
+  // On several threads, each sums over its share of the images into its own filter.
   const parts = splitWork(b, simd.threads, b * oh * ow * fh * fw * ci * co);
-  const partials = parts.slice(1).map(() => backend.makeOutput([fh, fw, ci, co], 'float32'));
-  try {
-    const [px, pdy] = [x, dy].map((t) => backend.getMemoryOffset(t.dataId));
-    simd.run('convFilterGrad', parts.map(([m0, m], i) => [px + 4 * m0 * h * w * ci, pdy + 4 * m0 * oh * ow * co,
-      backend.getMemoryOffset((i === 0 ? out : partials[i - 1]).dataId), m, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left]));
-    addInto(backend, out, partials);
-  } finally {
-    for (const t of partials) backend.disposeData(t.dataId);
-  }
+  const [px, pdy] = [x, dy].map((t) => backend.getMemoryOffset(t.dataId));
+  sumOfParts(backend, out, parts.length, (targets) => simd.run('convFilterGrad', parts.map(([m0, m], i) =>
+    [px + 4 * m0 * h * w * ci, pdy + 4 * m0 * oh * ow * co, targets[i], m, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left])));
   return out;
 }
 
@@ -274,23 +268,32 @@ function splitWork(n: number, threads: number, work: number): [number, number][]
   return out;
 }
 
-/** out += each of the partials (same shape), through views of wasm memory. */
-function addInto(backend: BackendWasm, out: TensorInfo, partials: TensorInfo[]): void {
-  if (partials.length === 0) return;
-  const o = backend.typedArrayFromHeap(out) as Float32Array;
-  for (const p of partials) {
-    const v = backend.typedArrayFromHeap(p) as Float32Array;
-    for (let i = 0; i < o.length; i++) o[i] += v[i];
+/**
+ * A reduction split into `parts`: `body` gets each part's output (byte offsets: `out` for the
+ * first, a fresh buffer of out's size for each other), whose sums are then added into `out`.
+ */
+function sumOfParts(backend: BackendWasm, out: TensorInfo, parts: number, body: (targets: number[]) => void): void {
+  const partials = Array.from({ length: parts - 1 }, () => backend.makeOutput(out.shape, 'float32'));
+  try {
+    body([out, ...partials].map((t) => backend.getMemoryOffset(t.dataId)));
+    if (partials.length === 0) return;
+    const o = backend.typedArrayFromHeap(out) as Float32Array;              // views after the allocations
+    for (const p of partials) {
+      const v = backend.typedArrayFromHeap(p) as Float32Array;
+      for (let i = 0; i < o.length; i++) o[i] += v[i];
+    }
+  } finally {
+    for (const t of partials) backend.disposeData(t.dataId);
   }
 }
 
 /**
  * Images per XNNPACK call in the filter gradients. The sum over the batch is a reduction of
  * length b·oh·ow (36,864 for the STN's second layer) into a small filter; as one call XNNPACK
- * streams that long a packed operand from memory for every few output rows. In chunks of 8
+ * streams that long a packed operand from memory for every few output rows. In chunks of 16
  * images it stays in cache and the partial filters are added: 41.6 → 35.3 ms (5×5, 20→20 on
- * [64, 28, 28, 20]), 25.7 → 24.7 ms (3×3, 32→64 on [64, 14, 14, 32]); 8 is as good, 1–4
- * worse (1: 59 ms), 64 (one call) worse on those shapes and no better elsewhere.
+ * [64, 28, 28, 20]), 25.7 → 24.7 ms (3×3, 32→64 on [64, 14, 14, 32]); chunks of 8 are as
+ * good, 1–4 worse (1: 59 ms), 64 (one call) worse on those shapes and no better elsewhere.
  */
 export const FILTER_GRAD_BATCH_CHUNK = 16;
 
@@ -801,22 +804,21 @@ function matMulTNSimd(backend: BackendWasm, simd: SimdRunner, a: TensorInfo, b: 
   if (!rows && m % 4 !== 0) throw new Error(`wasm-training: matMulTNSimd needs m or n a multiple of 4 (got m = ${m}, n = ${n})`);
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...outBatch, m, n], 'float32');
-  // On several threads, each reduces its share of the k rows into its own product; then added.
+  // On several threads, each reduces its share of the k rows into its own product.
   const parts = splitWork(k, simd.threads, k * m * n);
-  const partials = parts.slice(1).map(() => backend.makeOutput([m, n], 'float32'));
-  const scratch = rows ? [] : parts.map(() => backend.makeOutput([n, m], 'float32'));
-  try {
-    const [pa, pb] = [a, b].map((t) => backend.getMemoryOffset(t.dataId));
-    const target = (i: number) => backend.getMemoryOffset((i === 0 ? out : partials[i - 1]).dataId);
+  const [pa, pb] = [a, b].map((t) => backend.getMemoryOffset(t.dataId));
+  sumOfParts(backend, out, parts.length, (targets) => {
     if (rows) {
-      simd.run('matMulTNRows', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, target(i), kc, m, n]));
-    } else {
-      simd.run('matMulTN', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, target(i), backend.getMemoryOffset(scratch[i].dataId), kc, m, n]));
+      simd.run('matMulTNRows', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, targets[i], kc, m, n]));
+      return;
     }
-    addInto(backend, out, partials);
-  } finally {
-    for (const t of [...partials, ...scratch]) backend.disposeData(t.dataId);
-  }
+    const scratch = parts.map(() => backend.makeOutput([n, m], 'float32'));  // matMulTN's [n, m], one per part
+    try {
+      simd.run('matMulTN', parts.map(([k0, kc], i) => [pa + 4 * k0 * m, pb + 4 * k0 * n, targets[i], backend.getMemoryOffset(scratch[i].dataId), kc, m, n]));
+    } finally {
+      for (const t of scratch) backend.disposeData(t.dataId);
+    }
+  });
   return out;
 }
 
@@ -1134,7 +1136,7 @@ const stockKernels = new Map<string, tf.KernelConfig>();
  * Strided, with input channels in fours: the kit's SIMD kernel (simd-kernels.wat,
  * convBackpropInput), which visits only the taps that meet dy — none of the zeros the sub-pixel
  * form pays for (the missing taps of 3×3 filters at stride 2, padding) — with the filter
- * transposed to [fh, fw, co, ci] in JavaScript first (it is small). seg's stride-2 3×3 layers:
+ * transposed to [fh, fw, co, ci] first (a Transpose kernel: it is small). seg's stride-2 3×3 layers:
  * 10.0 → 5.9 ms (16 channels over [16, 64, 64]), 8.9 → 5.1 ms (32 over [16, 32, 32]). At
  * stride 1 the sub-pixel form is one dense XNNPACK convolution and as fast or faster (STN 5×5
  * 20→20: 36 against 38 ms; 3×3 32→64: 13.6 against 14.3), so it keeps those.
@@ -1149,22 +1151,15 @@ function conv2DBackpropInputSimd(backend: BackendWasm, simd: SimdRunner, dy: Ten
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== co) {
     throw new Error(`wasm-training: Conv2DBackpropInput dy shape ${dy.shape} does not match the forward output [${b},${oh},${ow},${co}]`);
   }
-  const wv = backend.readSync(filter.dataId) as Float32Array;               // [fh, fw, ci, co]
-  const transposed = new Float32Array(wv.length);                           // [fh, fw, co, ci]
-  for (let t = 0; t < fh * fw; t++) {
-    for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) transposed[(t * co + o) * ci + c] = wv[(t * ci + c) * co + o];
-  }
-  const wt = backend.makeOutput([fh, fw, co, ci], 'float32', undefined, transposed);
-  try {
-    const dx = backend.makeOutput([b, h, w, ci], 'float32');
+  return compose(backend, s => {
+    const wt = s.transpose(filter, [0, 1, 3, 2]);                           // [fh, fw, co, ci]
+    const dx = s.adopt(backend.makeOutput([b, h, w, ci], 'float32'));        // [b, h, w, ci]
     const [pdy, pwt, pdx] = [dy, wt, dx].map((t) => backend.getMemoryOffset(t.dataId));
     // On several threads, each its share of the images (disjoint parts of dx).
     simd.run('convBackpropInput', splitWork(b, simd.threads, b * oh * ow * fh * fw * ci * co).map(([m0, m]) =>
       [pdy + 4 * m0 * oh * ow * co, pwt, pdx + 4 * m0 * h * w * ci, m, h, w, ci, oh, ow, co, fh, fw, sh, sw, info.padInfo.top, info.padInfo.left]));
     return dx;
-  } finally {
-    backend.disposeData(wt.dataId);
-  }
+  });
 }
 
 function conv2DBackpropInput(args: KernelArgs): TensorInfo {
@@ -1295,9 +1290,8 @@ let wasmThreads = 1;
  */
 export function enableWasmThreads(threads: number = require('node:os').cpus().length): boolean {
   if (typeof process === 'undefined' || !process.versions?.node) return false;
-  const engine = tf.engine();
-  const entry = engine.registryFactory[BACKEND];
-  if (entry === undefined || engine.registry[BACKEND] !== undefined) return false;
+  const entry = tf.engine().registryFactory[BACKEND];
+  if (entry === undefined || wasmBackendStarted()) return false;
   if (threads <= 1) return true;
   const original = entry.factory;
   tf.removeBackend(BACKEND);
@@ -1331,6 +1325,11 @@ export function enableWasmThreads(threads: number = require('node:os').cpus().le
 
 /** Why the multi-threaded build did not start, if enableWasmThreads was asked and it did not. */
 let wasmThreadsFailure: string | undefined;
+
+/** Whether the wasm backend has started in this process (threads can only be chosen before). */
+export function wasmBackendStarted(): boolean {
+  return tf.engine().registry[BACKEND] !== undefined;
+}
 
 /** The threads XNNPACK runs on (1 unless enableWasmThreads took effect). */
 export function wasmThreadCount(): number {

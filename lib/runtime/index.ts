@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm'; // registers the 'wasm' backend
-import { enableWasmThreads, installWasmTrainingKernels, wasmThreadCount, wasmThreadsProblem } from '../backend/wasm-training';
+import { enableWasmThreads, installWasmTrainingKernels, wasmBackendStarted, wasmThreadCount, wasmThreadsProblem } from '../backend/wasm-training';
 import { mulberry32, type Rng } from './random';
 
 export * from './random';
@@ -131,8 +131,8 @@ export async function setup(options: SetupOptions = {}): Promise<Runtime> {
   if (threadsRequest !== 'auto' && !(Number.isInteger(threadsRequest) && threadsRequest >= 1)) {
     throw new Error(`threads must be 'auto' or a whole number ≥ 1 (got ${threadsRequest})`);
   }
-  // Before the wasm backend starts (a no-op once it has: re-running setup() keeps what runs).
-  if (request === 'auto' || request === 'wasm') {
+  // Only before the wasm backend starts: re-running setup() keeps what runs (and samples nothing).
+  if ((request === 'auto' || request === 'wasm') && !wasmBackendStarted()) {
     const threads = threadsRequest === 'auto' ? autoThreads(await idleCoresNow()) : threadsRequest;
     if (threads > 1) enableWasmThreads(threads);
   }
